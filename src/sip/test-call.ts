@@ -1,0 +1,446 @@
+import { randomBytes } from "node:crypto";
+import type { Logger } from "pino";
+import { Inviter, SessionState, UserAgent } from "sip.js";
+import {
+  type CallTimings,
+  computeTimings,
+  countRetransmissions,
+  inviteFinalResponse,
+  type RetransmissionCounts,
+} from "./call-timings.js";
+import { HopResolver } from "./next-hop.js";
+import { type CallOutcome, classifyCall } from "./outcome.js";
+import { type DnsApi, ResolveError, type SipTransportName } from "./resolve.js";
+import type { NegotiatedAudio } from "./sdp.js";
+import { type ProbeSessionDescriptionHandler, probeSdhFactory } from "./session-description-handler.js";
+import { parseSipUri } from "./sip-uri.js";
+import { StreamTransport, type TlsSettings } from "./stream-transport.js";
+import { monotonicMs, type TraceEntry, wallClockOf } from "./trace.js";
+import type { DropReason, SipTransportBase } from "./transport-base.js";
+import { UdpTransport } from "./udp-transport.js";
+import { createUserAgent } from "./user-agent.js";
+import { uriHost } from "./via.js";
+
+/** Header carrying the probe token, so the far end can tell which agent and path called. */
+export const PROBE_TOKEN_HEADER = "X-Probe112-Token";
+
+export interface TestCallOptions {
+  /** Request-URI, e.g. sip:112@psap.example.net;user=phone. */
+  readonly target: string;
+  readonly transport: SipTransportName;
+  /** Outbound proxy, sent as a preloaded Route. */
+  readonly proxy?: string;
+  /** From URI; defaults to sip:probe112@<our address>. */
+  readonly from?: string;
+  readonly fromDisplayName?: string;
+  readonly credentials?: { readonly username: string; readonly password: string };
+  readonly pAssertedIdentity?: string;
+  /** Probe token; a random one when absent. */
+  readonly token?: string;
+  /** Extra header lines ("Name: value"). */
+  readonly headers?: readonly string[];
+  readonly holdSeconds: number;
+  readonly ringTimeoutSeconds: number;
+  readonly timeoutSeconds: number;
+  readonly localAddress?: string;
+  readonly localPort?: number;
+  readonly advertisedAddress?: string;
+  readonly family?: 0 | 4 | 6;
+  readonly tls?: TlsSettings;
+  readonly userAgent?: string;
+  readonly logger: Logger;
+  readonly dns?: DnsApi;
+  /** Aborts the call (agent shutdown): it ends like a timeout, cleanly. */
+  readonly signal?: AbortSignal;
+  /** Live view of the trace, e.g. for progress output. */
+  readonly onTrace?: (entry: TraceEntry) => void;
+}
+
+/** A trace entry placed in time relative to the first INVITE, for results and reports. */
+export interface CallTraceEntry extends Omit<TraceEntry, "at"> {
+  /** Seconds since the first INVITE was sent (negative before it). */
+  readonly t: number;
+  /** Wall-clock time of the entry. */
+  readonly time: string;
+}
+
+export interface TestCallResult {
+  readonly outcome: CallOutcome;
+  readonly reason: string;
+  readonly finalStatus: number | null;
+  readonly finalReason: string | null;
+  readonly target: string;
+  readonly transport: SipTransportName;
+  readonly proxy: string | null;
+  readonly callId: string | null;
+  readonly token: string;
+  readonly startedAt: string;
+  readonly local: string | null;
+  readonly remote: string | null;
+  readonly timings: CallTimings & {
+    /** TCP/TLS connection setup to the first hop, before the INVITE. */
+    readonly connect: number | null;
+    /** From the start of the test to its end. */
+    readonly total: number;
+  };
+  readonly retransmissions: RetransmissionCounts;
+  readonly authChallenges: number;
+  readonly hangup: "local" | "remote" | null;
+  readonly byeStatus: number | null;
+  readonly media: {
+    readonly codec: string;
+    readonly remote: string;
+    readonly localPort: number | null;
+    readonly packetsReceived: number;
+  } | null;
+  readonly dropped: ReadonlyArray<{ readonly reason: DropReason; readonly detail: string }>;
+  readonly trace: readonly CallTraceEntry[];
+}
+
+const CLEANUP_GRACE_MS = 1000;
+
+/** Places one SIP test call and reports what happened; never throws. */
+export async function runTestCall(opts: TestCallOptions): Promise<TestCallResult> {
+  return new TestCall(opts).run();
+}
+
+class TestCall {
+  private readonly trace: TraceEntry[] = [];
+  private readonly dropped: Array<{ reason: DropReason; detail: string }> = [];
+  private readonly startedMono = monotonicMs();
+  private readonly startedAt = new Date().toISOString();
+  private readonly token: string;
+  private transport: SipTransportBase | undefined;
+  private ua: UserAgent | undefined;
+  private inviter: Inviter | undefined;
+  private readonly sdhs: ProbeSessionDescriptionHandler[] = [];
+  private negotiated: NegotiatedAudio | undefined;
+  private connectSeconds: number | null = null;
+  private transportError: { message: string; afterAnswer: boolean } | undefined;
+  private probeError: string | undefined;
+  private timedOut = false;
+  private cancelledByUs = false;
+  private hangup: "local" | "remote" | null = null;
+  private byeSent = false;
+  private byeDone = false;
+  private answered = false;
+  private finish: () => void = () => {};
+  private readonly done = new Promise<void>((resolve) => {
+    this.finish = resolve;
+  });
+  private readonly timers: NodeJS.Timeout[] = [];
+  private readonly log: Logger;
+
+  constructor(private readonly opts: TestCallOptions) {
+    this.token = opts.token ?? randomBytes(9).toString("base64url");
+    this.log = opts.logger.child({ token: this.token });
+  }
+
+  async run(): Promise<TestCallResult> {
+    const deadline = this.startedMono + this.opts.timeoutSeconds * 1000;
+    this.after(this.opts.timeoutSeconds * 1000, () => {
+      this.timedOut = true;
+      this.finish();
+    });
+    const onAbort = () => {
+      this.timedOut = true;
+      this.finish();
+    };
+    this.opts.signal?.addEventListener("abort", onAbort, { once: true });
+    try {
+      await Promise.race([this.place(deadline), this.done]);
+      await this.done;
+    } catch (e) {
+      this.recordFailure(e);
+    } finally {
+      this.opts.signal?.removeEventListener("abort", onAbort);
+      for (const t of this.timers) clearTimeout(t);
+      await this.cleanUp();
+    }
+    return this.result();
+  }
+
+  private after(ms: number, fn: () => void): void {
+    this.timers.push(setTimeout(fn, Math.max(0, ms)));
+  }
+
+  private async place(deadline: number): Promise<void> {
+    const o = this.opts;
+    const target = parseSipUri(o.target);
+    if (!target) throw new ProbeFault(`target is not a sip: or sips: URI: ${o.target}`);
+    const proxy = o.proxy ? parseSipUri(o.proxy) : undefined;
+    if (o.proxy && !proxy) throw new ProbeFault(`proxy is not a sip: URI: ${o.proxy}`);
+    const resolver = new HopResolver({ dns: o.dns, family: o.family });
+    const firstHopUri = proxy ?? target;
+    const hop = await resolver.resolve(firstHopUri, o.transport);
+    const common = {
+      logger: this.log.child({ component: "transport" }),
+      trace: (e: TraceEntry) => {
+        this.trace.push(e);
+        o.onTrace?.(e);
+      },
+      onDrop: (reason: DropReason, detail: string) => this.dropped.push({ reason, detail }),
+      resolver,
+      family: o.family,
+    };
+    const connectStart = monotonicMs();
+    if (o.transport === "udp") {
+      this.transport = new UdpTransport({
+        ...common,
+        localAddress: o.localAddress,
+        localPort: o.localPort,
+        advertisedAddress: o.advertisedAddress,
+        peerHint: { address: hop.address, port: hop.port },
+      });
+    } else {
+      this.transport = new StreamTransport({
+        ...common,
+        protocol: o.transport === "tls" ? "TLS" : "TCP",
+        peer: { address: hop.address, port: hop.port, host: hop.host },
+        localAddress: o.localAddress,
+        advertisedAddress: o.advertisedAddress,
+        tls: o.tls ?? { verify: true },
+        connectTimeoutMs: Math.max(1, deadline - monotonicMs()),
+      });
+    }
+    await this.transport.open();
+    if (o.transport !== "udp") this.connectSeconds = round((monotonicMs() - connectStart) / 1000);
+    const transport = this.transport;
+    const contactPort =
+      transport instanceof UdpTransport
+        ? transport.localAddress.port
+        : (transport as StreamTransport).contactPort;
+    const mediaAddress = o.advertisedAddress ?? transport.viaHost.replace(/^\[|\]$/g, "");
+    this.ua = createUserAgent({
+      transport,
+      aor: o.from ?? `sip:probe112@${transport.viaHost}`,
+      displayName: o.fromDisplayName,
+      credentials: o.credentials,
+      outboundProxy: o.proxy,
+      contactPort,
+      sessionDescriptionHandlerFactory: probeSdhFactory(
+        {
+          mediaAddress,
+          onNegotiated: (r) => {
+            if (r instanceof Error) this.log.warn({ err: r.message }, "far-end SDP not usable");
+            else this.negotiated = r;
+          },
+        },
+        (sdh) => this.sdhs.push(sdh),
+      ),
+      userAgentString: o.userAgent ?? "probe112",
+      logger: this.log,
+    });
+    this.ua.delegate = {
+      onDisconnect: (error?: Error) => {
+        if (!error) return;
+        this.transportError ??= { message: error.message, afterAnswer: this.answered };
+        this.finish();
+      },
+    };
+    await this.ua.start();
+    this.invite();
+    const ringLeft = this.startedMono + o.ringTimeoutSeconds * 1000 - monotonicMs();
+    this.after(ringLeft, () => this.onRingTimeout());
+  }
+
+  private invite(): void {
+    const o = this.opts;
+    const ua = this.ua!;
+    const target = UserAgent.makeURI(o.target);
+    if (!target) throw new ProbeFault(`SIP stack cannot parse the target URI: ${o.target}`);
+    const headers = [`${PROBE_TOKEN_HEADER}: ${this.token}`, ...(o.headers ?? [])];
+    if (o.pAssertedIdentity) headers.push(`P-Asserted-Identity: <${o.pAssertedIdentity}>`);
+    const inviter = new Inviter(ua, target, {
+      extraHeaders: headers,
+      ...(o.from
+        ? {
+            params: { fromUri: o.from, ...(o.fromDisplayName ? { fromDisplayName: o.fromDisplayName } : {}) },
+          }
+        : {}),
+    });
+    this.inviter = inviter;
+    inviter.delegate = {
+      onBye: (bye) => {
+        this.hangup ??= "remote";
+        bye.accept().catch(() => {});
+        this.byeDone = true;
+      },
+    };
+    inviter.stateChange.addListener((state) => {
+      if (state === SessionState.Established) {
+        this.answered = true;
+        this.after(o.holdSeconds * 1000, () => this.hangUp());
+      }
+      if (state === SessionState.Terminated && (!this.byeSent || this.byeDone)) this.finish();
+    });
+    inviter
+      .invite({
+        requestDelegate: {
+          onReject: () => this.finish(),
+          onRedirect: () => this.finish(),
+        },
+      })
+      .catch((e: Error) => {
+        this.recordFailure(e);
+        this.finish();
+      });
+  }
+
+  private onRingTimeout(): void {
+    const inviter = this.inviter;
+    if (!inviter || this.answered) return;
+    if (inviter.state === SessionState.Initial || inviter.state === SessionState.Establishing) {
+      this.cancelledByUs = true;
+      inviter.cancel().catch(() => {});
+    }
+  }
+
+  private hangUp(): void {
+    const inviter = this.inviter;
+    if (!inviter || inviter.state !== SessionState.Established) return;
+    this.hangup ??= "local";
+    this.byeSent = true;
+    const settle = () => {
+      this.byeDone = true;
+      this.finish();
+    };
+    inviter.bye({ requestDelegate: { onAccept: settle, onReject: settle } }).catch((e: Error) => {
+      this.recordFailure(e);
+      settle();
+    });
+  }
+
+  private recordFailure(e: unknown): void {
+    const err = e as NodeJS.ErrnoException;
+    if (err instanceof ProbeFault) this.probeError ??= err.message;
+    else if (err instanceof ResolveError)
+      this.transportError ??= { message: err.message, afterAnswer: false };
+    else if (err?.code === "ETIMEDOUT") this.timedOut = true;
+    else if (isLocalFault(err)) this.probeError ??= err.message;
+    else if (err?.name === "SipTransportError" || err?.name === "TransportError" || err?.code) {
+      this.transportError ??= { message: err.message, afterAnswer: this.answered };
+    } else this.probeError ??= `internal error: ${err?.message ?? String(e)}`;
+    this.log.debug({ err: err?.message }, "call step failed");
+  }
+
+  /** Ends whatever is still open (CANCEL or BYE), then stops the UA within a short grace. */
+  private async cleanUp(): Promise<void> {
+    const inviter = this.inviter;
+    try {
+      if (
+        inviter &&
+        (inviter.state === SessionState.Initial || inviter.state === SessionState.Establishing)
+      ) {
+        this.cancelledByUs = true;
+        await inviter.cancel().catch(() => {});
+      } else if (inviter?.state === SessionState.Established && this.transport?.isConnected()) {
+        this.hangUp();
+      }
+      if (this.ua) await withTimeout(this.ua.stop(), CLEANUP_GRACE_MS);
+    } catch (e) {
+      this.log.debug({ err: (e as Error).message }, "cleanup");
+    }
+    for (const sdh of this.sdhs) sdh.close();
+    if (this.transport) await withTimeout(this.transport.disconnect(), CLEANUP_GRACE_MS).catch(() => {});
+  }
+
+  private result(): TestCallResult {
+    const o = this.opts;
+    const callId = this.inviter?.request.callId ?? null;
+    const mine = callId
+      ? this.trace.filter((e) => e.callId === callId || e.callId === undefined)
+      : this.trace;
+    const final = callId ? inviteFinalResponse(mine, callId) : undefined;
+    const invitesSent = mine.filter((e) => e.direction === "sent" && e.method === "INVITE").length;
+    const byeFinal = [...mine]
+      .reverse()
+      .find((e) => e.direction === "received" && e.cseqMethod === "BYE" && (e.status ?? 0) >= 200);
+    const byeUnanswered = this.hangup === "local" && this.byeSent && !byeFinal && !this.transportError;
+    const droppedSummary =
+      this.dropped.length > 0
+        ? `${this.dropped.length} unusable message(s) from the peer dropped (${[...new Set(this.dropped.map((d) => d.reason))].join(", ")})`
+        : undefined;
+    const { outcome, reason } = classifyCall({
+      inviteFinal: final,
+      cancelledByUs: this.cancelledByUs,
+      ringTimeoutSeconds: o.ringTimeoutSeconds,
+      transportError: this.transportError,
+      probeError: this.probeError,
+      timedOut: this.timedOut,
+      timeoutSeconds: o.timeoutSeconds,
+      invitesSent,
+      byeUnanswered,
+      droppedSummary,
+    });
+    const t0 = mine.find((e) => e.direction === "sent" && e.method === "INVITE")?.at ?? this.startedMono;
+    const challenges = mine.filter(
+      (e) =>
+        e.direction === "received" &&
+        (e.status === 401 || e.status === 407) &&
+        !e.retransmission &&
+        !e.dropped,
+    ).length;
+    const firstHop = this.trace.find((e) => e.direction === "sent");
+    const sdh = this.sdhs[0];
+    return {
+      outcome,
+      reason,
+      finalStatus: final?.status ?? null,
+      finalReason: final?.reason ?? null,
+      target: o.target,
+      transport: o.transport,
+      proxy: o.proxy ?? null,
+      callId,
+      token: this.token,
+      startedAt: this.startedAt,
+      local: firstHop?.local ?? null,
+      remote: firstHop?.remote ?? null,
+      timings: {
+        ...(callId ? computeTimings(mine, callId) : computeTimings([], "")),
+        connect: this.connectSeconds,
+        total: round((monotonicMs() - this.startedMono) / 1000),
+      },
+      retransmissions: callId ? countRetransmissions(mine, callId) : { sent: {}, received: 0 },
+      authChallenges: challenges,
+      hangup: this.answered ? this.hangup : null,
+      byeStatus: byeFinal?.status ?? null,
+      media: this.negotiated
+        ? {
+            codec: this.negotiated.codec,
+            remote: `${uriHost(this.negotiated.address)}:${this.negotiated.port}`,
+            localPort: sdh?.localPort ?? null,
+            packetsReceived: this.sdhs.reduce((n, s) => n + s.packetsReceived, 0),
+          }
+        : null,
+      dropped: this.dropped,
+      trace: this.trace.map(({ at, ...rest }) => ({
+        ...rest,
+        t: round((at - t0) / 1000),
+        time: wallClockOf(at),
+      })),
+    };
+  }
+}
+
+/** A fault of the probe's own making (bad input, local resources): never blamed on a provider. */
+export class ProbeFault extends Error {
+  override readonly name = "ProbeFault";
+}
+
+function isLocalFault(e: NodeJS.ErrnoException | undefined): boolean {
+  return ["EADDRNOTAVAIL", "EADDRINUSE", "EACCES", "EMFILE", "ENFILE", "ENOBUFS", "EINVAL"].includes(
+    e?.code ?? "",
+  );
+}
+
+function round(x: number): number {
+  return Math.round(x * 1e6) / 1e6;
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
+  return Promise.race([
+    p,
+    new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), ms).unref()),
+  ]);
+}
