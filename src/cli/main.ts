@@ -1,0 +1,57 @@
+import yargs from "yargs";
+import { LOG_LEVELS } from "../log.js";
+import { callCommand } from "./call.js";
+import { EXIT, UsageError } from "./usage-error.js";
+
+const EPILOGUE = `Exit codes: 0 success, 1 the probe failed (e.g. a call not answered), 2 usage or configuration error.
+Logs are pino JSON on stderr (pretty on a terminal); results go to stdout.
+Documentation: README.md and docs/ in the probe112 repository.`;
+
+/** Runs the probe112 command line and resolves with the exit code. */
+export async function main(argv: readonly string[]): Promise<number> {
+  let exitCode: number = EXIT.ok;
+  const parser = yargs([...argv])
+    .scriptName("probe112")
+    .usage(
+      "$0 <command> [options]\n\nContinuous end-to-end test calls to the 112 emergency chain over every provider path.",
+    )
+    .option("log-level", {
+      choices: LOG_LEVELS,
+      default: "warn" as const,
+      describe: "Least severe log level written to stderr",
+      global: true,
+    })
+    .option("log-format", {
+      choices: ["auto", "json", "pretty"] as const,
+      default: "auto" as const,
+      describe: "Log format: pretty on a terminal, JSON otherwise (auto)",
+      global: true,
+    })
+    .command(callCommand((code) => (exitCode = code)))
+    .demandCommand(1, "Name a command: see the list above.")
+    .strict()
+    .recommendCommands()
+    .epilogue(EPILOGUE)
+    .wrap(Math.min(110, process.stdout.columns ?? 100))
+    .exitProcess(false)
+    .fail((msg, err, y) => {
+      // Errors thrown by handlers (UsageError included) are reported once, below.
+      if (err) throw err;
+      y.showHelp();
+      process.stderr.write(
+        `probe112: ${msg}\nRun 'probe112 --help' or 'probe112 <command> --help' for usage.\n`,
+      );
+      exitCode = EXIT.usage;
+    });
+  try {
+    await parser.parseAsync();
+  } catch (e) {
+    if (e instanceof UsageError) {
+      process.stderr.write(`probe112: ${e.message}\nRun 'probe112 <command> --help' for usage.\n`);
+      return EXIT.usage;
+    }
+    process.stderr.write(`probe112: unexpected error: ${(e as Error).stack ?? String(e)}\n`);
+    return EXIT.failed;
+  }
+  return exitCode;
+}

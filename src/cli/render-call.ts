@@ -1,0 +1,54 @@
+import { renderLadder } from "../sip/ladder.js";
+import type { TestCallResult } from "../sip/test-call.js";
+
+function ms(seconds: number | null): string {
+  if (seconds === null) return "—";
+  return seconds < 1 ? `${(seconds * 1000).toFixed(1)} ms` : `${seconds.toFixed(3)} s`;
+}
+
+/** The human-readable report of one test call: verdict, timings, media and the ladder. */
+export function renderCallSummary(r: TestCallResult, opts: { ladder: boolean; messages: boolean }): string {
+  const ok = r.outcome === "answered";
+  const lines: string[] = [];
+  lines.push(`${ok ? "PASS" : "FAIL"}  ${r.outcome}: ${r.reason}`);
+  const path = r.local && r.remote ? ` (${r.local} -> ${r.remote})` : "";
+  lines.push(
+    `  target      ${r.target} over ${r.transport.toUpperCase()}${r.proxy ? ` via ${r.proxy}` : ""}${path}`,
+  );
+  const t = r.timings;
+  lines.push(
+    `  timings     first response ${ms(t.firstResponse)} · SRD ${ms(t.srd)} · answer ${ms(t.answer)} · SDD ${ms(t.sdd)} · duration ${ms(t.duration)}` +
+      (t.connect !== null ? ` · connect ${ms(t.connect)}` : ""),
+  );
+  if (r.media) {
+    lines.push(
+      `  media       ${r.media.codec} to ${r.media.remote}, ${r.media.packetsReceived} RTP packets received`,
+    );
+  }
+  const resent = Object.entries(r.retransmissions.sent).map(([k, n]) => `${k} x${n}`);
+  if (resent.length > 0 || r.retransmissions.received > 0) {
+    lines.push(
+      `  resent      by us: ${resent.join(", ") || "none"}; by the peer: ${r.retransmissions.received}`,
+    );
+  }
+  if (r.authChallenges > 0) lines.push(`  auth        ${r.authChallenges} digest challenge(s) answered`);
+  if (r.hangup)
+    lines.push(
+      `  hangup      ${r.hangup === "local" ? "by us" : "by the far end"}${r.byeStatus ? ` (BYE ${r.byeStatus})` : ""}`,
+    );
+  for (const d of r.dropped) lines.push(`  dropped     ${d.reason}: ${d.detail}`);
+  lines.push(`  call-id     ${r.callId ?? "—"}   token ${r.token}   total ${ms(t.total)}`);
+  if (opts.ladder && r.trace.length > 0) {
+    lines.push("", renderLadder(r.trace, r.local ?? "?", r.remote ?? "?"));
+  }
+  if (opts.messages) {
+    for (const e of r.trace) {
+      lines.push(
+        "",
+        `--- ${e.t.toFixed(4)} s ${e.direction} ${e.direction === "sent" ? "to" : "from"} ${e.remote}`,
+        e.message.trimEnd(),
+      );
+    }
+  }
+  return `${lines.join("\n")}\n`;
+}
