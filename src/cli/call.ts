@@ -4,7 +4,7 @@ import type { Argv, CommandModule } from "yargs";
 import { createLogger, type LogFormat, type LogLevel } from "../log.js";
 import { ladderHeader, ladderLine } from "../sip/ladder.js";
 import { parseSipUri } from "../sip/sip-uri.js";
-import { runTestCall, type TestCallOptions } from "../sip/test-call.js";
+import { startTestCall, type TestCallOptions } from "../sip/test-call.js";
 import type { TraceEntry } from "../sip/trace.js";
 import { renderCallSummary } from "./render-call.js";
 import { EXIT, UsageError } from "./usage-error.js";
@@ -170,10 +170,12 @@ export function callCommand(setExit: (code: number) => void): CommandModule<obje
             process.stderr.write(`${ladderLine({ ...e, t: (e.at - t0) / 1000 }, e.remote)}\n`);
           }
         : undefined;
-      const result = await runTestCall({ ...options, ...(onTrace ? { onTrace } : {}) });
+      const running = startTestCall({ ...options, ...(onTrace ? { onTrace } : {}) });
+      const result = await running.result;
       if (args.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
       else process.stdout.write(renderCallSummary(result, { ladder: !live, messages: args.messages }));
       setExit(result.outcome === "answered" ? EXIT.ok : EXIT.failed);
+      await running.settled;
     },
   };
 }

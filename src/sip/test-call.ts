@@ -98,10 +98,30 @@ export interface TestCallResult {
 }
 
 const CLEANUP_GRACE_MS = 1000;
+/**
+ * How long a UDP call keeps listening after its outcome is known: a lost ACK makes the far end
+ * resend its final response at T1 and 2·T1 (Timer G), and only a listening stack re-ACKs it.
+ */
+const UDP_LINGER_MS = 2000;
+const STREAM_LINGER_MS = 300;
 
-/** Places one SIP test call and reports what happened; never throws. */
+/** A call under way: the result as soon as it is known, and when every socket is closed. */
+export interface TestCallHandle {
+  readonly result: Promise<TestCallResult>;
+  readonly settled: Promise<void>;
+}
+
+/** Starts one SIP test call; neither promise ever rejects. */
+export function startTestCall(opts: TestCallOptions): TestCallHandle {
+  return new TestCall(opts).start();
+}
+
+/** Places one SIP test call, waits until it is fully torn down, and reports what happened. */
 export async function runTestCall(opts: TestCallOptions): Promise<TestCallResult> {
-  return new TestCall(opts).run();
+  const call = startTestCall(opts);
+  const result = await call.result;
+  await call.settled;
+  return result;
 }
 
 class TestCall {
@@ -129,6 +149,9 @@ class TestCall {
     this.finish = resolve;
   });
   private readonly timers: NodeJS.Timeout[] = [];
+  private placing: Promise<void> | undefined;
+  /** Set once the outcome is decided: a still-running setup must not go on to place the call. */
+  private ending = false;
   private readonly log: Logger;
 
   constructor(private readonly opts: TestCallOptions) {
@@ -136,7 +159,13 @@ class TestCall {
     this.log = opts.logger.child({ token: this.token });
   }
 
-  async run(): Promise<TestCallResult> {
+  start(): TestCallHandle {
+    const result = this.execute();
+    const settled = result.then(() => this.release());
+    return { result, settled };
+  }
+
+  private async execute(): Promise<TestCallResult> {
     const deadline = this.startedMono + this.opts.timeoutSeconds * 1000;
     this.after(this.opts.timeoutSeconds * 1000, () => {
       this.timedOut = true;
@@ -147,16 +176,18 @@ class TestCall {
       this.finish();
     };
     this.opts.signal?.addEventListener("abort", onAbort, { once: true });
+    this.placing = this.place(deadline);
     try {
-      await Promise.race([this.place(deadline), this.done]);
+      await Promise.race([this.placing, this.done]);
       await this.done;
     } catch (e) {
       this.recordFailure(e);
     } finally {
+      this.ending = true;
       this.opts.signal?.removeEventListener("abort", onAbort);
       for (const t of this.timers) clearTimeout(t);
-      await this.cleanUp();
     }
+    await this.endSession();
     return this.result();
   }
 
@@ -173,6 +204,7 @@ class TestCall {
     const resolver = new HopResolver({ dns: o.dns, family: o.family });
     const firstHopUri = proxy ?? target;
     const hop = await resolver.resolve(firstHopUri, o.transport);
+    if (this.ending) return;
     const common = {
       logger: this.log.child({ component: "transport" }),
       trace: (e: TraceEntry) => {
@@ -204,6 +236,7 @@ class TestCall {
       });
     }
     await this.transport.open();
+    if (this.ending) return;
     if (o.transport !== "udp") this.connectSeconds = round((monotonicMs() - connectStart) / 1000);
     const transport = this.transport;
     const contactPort =
@@ -239,9 +272,10 @@ class TestCall {
       },
     };
     await this.ua.start();
+    if (this.ending) return;
     this.invite();
-    const ringLeft = this.startedMono + o.ringTimeoutSeconds * 1000 - monotonicMs();
-    this.after(ringLeft, () => this.onRingTimeout());
+    // The ring timeout runs from the INVITE: connection setup is not ringing.
+    this.after(o.ringTimeoutSeconds * 1000, () => this.onRingTimeout());
   }
 
   private invite(): void {
@@ -325,7 +359,7 @@ class TestCall {
   }
 
   /** Ends whatever is still open (CANCEL or BYE), then stops the UA within a short grace. */
-  private async cleanUp(): Promise<void> {
+  private async endSession(): Promise<void> {
     const inviter = this.inviter;
     try {
       if (
@@ -337,12 +371,28 @@ class TestCall {
       } else if (inviter?.state === SessionState.Established && this.transport?.isConnected()) {
         this.hangUp();
       }
+    } catch (e) {
+      this.log.debug({ err: (e as Error).message }, "ending the session");
+    }
+    // Let what was just handed to the transport reach the wire, so the trace shows it.
+    await this.transport?.flush(CLEANUP_GRACE_MS);
+  }
+
+  /** Lingers for late retransmissions, then stops the UA and closes every socket. */
+  private async release(): Promise<void> {
+    await withTimeout(this.placing ?? Promise.resolve(), CLEANUP_GRACE_MS).catch(() => {});
+    const transport = this.transport;
+    const completed = this.answered && this.byeDone && this.transportError === undefined;
+    if (transport?.isConnected() && !completed) {
+      await sleep(transport.protocol === "UDP" ? UDP_LINGER_MS : STREAM_LINGER_MS);
+    }
+    try {
       if (this.ua) await withTimeout(this.ua.stop(), CLEANUP_GRACE_MS);
     } catch (e) {
-      this.log.debug({ err: (e as Error).message }, "cleanup");
+      this.log.debug({ err: (e as Error).message }, "stopping the user agent");
     }
     for (const sdh of this.sdhs) sdh.close();
-    if (this.transport) await withTimeout(this.transport.disconnect(), CLEANUP_GRACE_MS).catch(() => {});
+    if (transport) await withTimeout(transport.disconnect(), CLEANUP_GRACE_MS).catch(() => {});
   }
 
   private result(): TestCallResult {
@@ -436,6 +486,10 @@ function isLocalFault(e: NodeJS.ErrnoException | undefined): boolean {
 
 function round(x: number): number {
   return Math.round(x * 1e6) / 1e6;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | undefined> {

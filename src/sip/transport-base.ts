@@ -53,6 +53,7 @@ export class SipTransportError extends Core.TransportError {
 }
 
 const GARBAGE_TRACE_CAP = 2048;
+const DRAIN_MS = 500;
 
 /**
  * What every SIP.js transport of ours shares: the state machine SIP.js expects (api/transport.ts),
@@ -66,6 +67,7 @@ export abstract class SipTransportBase implements Transport {
   onMessage: ((message: string) => void) | undefined;
 
   private _state = TransportState.Disconnected;
+  private readonly inflight = new Set<Promise<void>>();
   private readonly _stateChange = new EmitterImpl<TransportState>();
   private readonly recentIn = new RecentMessages();
   private readonly recentOut = new RecentMessages();
@@ -113,6 +115,8 @@ export abstract class SipTransportBase implements Transport {
   }
 
   async disconnect(): Promise<void> {
+    // Messages SIP.js handed over just before (an ACK to a final response) still go out.
+    await this.flush(DRAIN_MS);
     if (this._state === TransportState.Disconnected) {
       await this.close();
       return;
@@ -130,10 +134,32 @@ export abstract class SipTransportBase implements Transport {
     if (this._state !== TransportState.Connected) {
       throw new SipTransportError(`${this.protocol} transport is not connected`, "ENOTCONN");
     }
-    const view = parseSipMessage(message);
-    if (view.kind === "error")
+    const wire = withoutOutboundTokens(message);
+    const view = parseSipMessage(wire);
+    if (view.kind === "error") {
       throw new SipTransportError(`refusing to send an invalid message: ${view.reason}`);
-    await this.transmit(message, view);
+    }
+    const sending = this.transmit(wire, view);
+    const tracked = sending.catch(() => {});
+    this.inflight.add(tracked);
+    try {
+      await sending;
+    } finally {
+      this.inflight.delete(tracked);
+    }
+  }
+
+  /** Waits (at most `ms`) for sends already under way. */
+  async flush(ms: number): Promise<void> {
+    if (this.inflight.size === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.all([...this.inflight]),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, ms);
+      }),
+    ]);
+    clearTimeout(timer);
   }
 
   /** Marks the transport failed (a lost connection); SIP.js is told through onDisconnect. */
@@ -343,4 +369,33 @@ export function stampReceived(text: string, address: string, port: number): stri
     if (rport !== undefined) v = withViaParam(v, "rport", String(port));
     return formatVia(v);
   });
+}
+
+/**
+ * SIP.js always claims RFC 5626 outbound (";ob" in Contact, "Supported: outbound") although it
+ * neither registers flows nor keeps them alive; an SBC that believes it would route by a flow
+ * that does not exist. A probe must look like the plain UA it is.
+ */
+export function withoutOutboundTokens(text: string): string {
+  const headEnd = text.indexOf("\r\n\r\n");
+  if (headEnd < 0) return text;
+  const head = text
+    .slice(0, headEnd)
+    .split("\r\n")
+    .flatMap((line) => {
+      const colon = line.indexOf(":");
+      const name = colon > 0 ? line.slice(0, colon).trim().toLowerCase() : "";
+      if (name === "contact" || name === "m") return [line.replace(/;ob(?=[;>,\s]|$)/g, "")];
+      if (name === "supported" || name === "k") {
+        const tags = line
+          .slice(colon + 1)
+          .split(",")
+          .map((t) => t.trim())
+          .filter((t) => t && t.toLowerCase() !== "outbound");
+        return tags.length > 0 ? [`${line.slice(0, colon)}: ${tags.join(", ")}`] : [];
+      }
+      return [line];
+    })
+    .join("\r\n");
+  return head + text.slice(headEnd);
 }

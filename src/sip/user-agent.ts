@@ -69,6 +69,11 @@ export function createUserAgent(opts: ProbeUserAgentOptions): UserAgent {
     delegate: opts.delegate,
   });
   ua.contact.uri.port = opts.contactPort;
+  if (!opts.credentials) {
+    // Without credentials SIP.js still answers a challenge, with the From user and no password;
+    // a probe without credentials must report the challenge itself (auth_failure) instead.
+    ua.userAgentCore.configuration.authenticationFactory = () => undefined;
+  }
   return ua;
 }
 
