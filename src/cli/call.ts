@@ -3,6 +3,7 @@ import { isIP } from "node:net";
 import type { Argv, CommandModule } from "yargs";
 import { createLogger, type LogFormat, type LogLevel } from "../log.js";
 import { ladderHeader, ladderLine } from "../sip/ladder.js";
+import { dnsServers } from "../sip/resolve.js";
 import { parseSipUri } from "../sip/sip-uri.js";
 import { startTestCall, type TestCallOptions } from "../sip/test-call.js";
 import type { TraceEntry } from "../sip/trace.js";
@@ -47,6 +48,7 @@ interface CallArgs {
   "local-port"?: number;
   "advertised-address"?: string;
   "ip-version"?: number;
+  "dns-server"?: string[];
   "tls-ca"?: string;
   "tls-no-verify": boolean;
   "tls-cert"?: string;
@@ -124,6 +126,12 @@ export function callCommand(setExit: (code: number) => void): CommandModule<obje
           describe: "Address to write in Via/Contact/SDP, e.g. behind static NAT",
         })
         .option("ip-version", { choices: [4, 6] as const, describe: "Resolve names to IPv4 or IPv6 only" })
+        .option("dns-server", {
+          type: "string",
+          array: true,
+          describe:
+            "DNS server (IP or IP:PORT) for SRV and address lookups instead of the system resolver (repeatable)",
+        })
         .option("tls-ca", {
           type: "string",
           describe: "PEM CA bundle to verify the TLS peer (default: system CAs)",
@@ -280,6 +288,11 @@ export function toCallOptions(args: CallArgs, logger: TestCallOptions["logger"])
   if (args.transport !== "tls" && (args["tls-ca"] || args["tls-cert"] || args["tls-no-verify"])) {
     throw new UsageError("--transport", "TLS options given, but the transport is not tls");
   }
+  for (const server of args["dns-server"] ?? []) {
+    if (isIP(dnsServerHost(server)) === 0) {
+      throw new UsageError("--dns-server", `expected IP or IP:PORT ([IPv6]:PORT), got ${server}`);
+    }
+  }
   if (args["tls-no-verify"])
     logger.warn("TLS certificate verification is OFF (--tls-no-verify): lab use only");
   const ca = readPem("--tls-ca", args["tls-ca"]);
@@ -302,6 +315,7 @@ export function toCallOptions(args: CallArgs, logger: TestCallOptions["logger"])
     ...(port !== undefined ? { localPort: port } : {}),
     ...(args["advertised-address"] !== undefined ? { advertisedAddress: args["advertised-address"] } : {}),
     ...(args["ip-version"] !== undefined ? { family: args["ip-version"] as 4 | 6 } : {}),
+    ...(args["dns-server"]?.length ? { dns: dnsServers(args["dns-server"]) } : {}),
     tls: {
       verify: !args["tls-no-verify"],
       ...(ca !== undefined ? { ca } : {}),
@@ -310,4 +324,12 @@ export function toCallOptions(args: CallArgs, logger: TestCallOptions["logger"])
     },
     logger,
   };
+}
+
+/** The address part of "ip", "ip:port" or "[ipv6]:port". */
+function dnsServerHost(server: string): string {
+  const bracketed = /^\[(.+)\](?::\d+)?$/.exec(server);
+  if (bracketed) return bracketed[1]!;
+  const parts = server.split(":");
+  return parts.length === 2 ? parts[0]! : server;
 }

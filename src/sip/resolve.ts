@@ -32,6 +32,30 @@ export const systemDns: DnsApi = {
   },
 };
 
+/**
+ * Name resolution through given DNS servers ("ip" or "ip:port") instead of the system's, so an
+ * agent can test a path as a provider's own resolvers see it. Names are looked up as A, then AAAA.
+ */
+export function dnsServers(servers: readonly string[], timeoutMs = 2000): DnsApi {
+  const resolver = new dns.promises.Resolver({ timeout: timeoutMs, tries: 2 });
+  resolver.setServers([...servers]);
+  return {
+    resolveSrv: (name) => resolver.resolveSrv(name),
+    lookup: async (host, family) => {
+      if (family !== 6) {
+        const v4 = await resolver.resolve4(host).catch((e: NodeJS.ErrnoException) => {
+          if (family === 4) throw e;
+          return [];
+        });
+        if (v4[0]) return { address: v4[0], family: 4 };
+      }
+      const v6 = await resolver.resolve6(host);
+      if (!v6[0]) throw Object.assign(new Error(`no address for ${host}`), { code: "ENODATA" });
+      return { address: v6[0], family: 6 };
+    },
+  };
+}
+
 /** Default port of a SIP transport (RFC 3261 §19.1.2). */
 export function defaultPort(transport: SipTransportName): number {
   return transport === "tls" ? 5061 : 5060;
@@ -64,7 +88,9 @@ export async function resolveHop(
   if (port === undefined) {
     const service = transport === "tls" ? "_sips._tcp" : transport === "tcp" ? "_sip._tcp" : "_sip._udp";
     const srv = await api.resolveSrv(`${service}.${host}`).catch((e: NodeJS.ErrnoException) => {
-      if (e.code === "ENOTFOUND" || e.code === "ENODATA") return [];
+      // No usable SRV answer means "use A/AAAA" (RFC 3263 §4.2); only an unreachable DNS
+      // server ends the lookup here, since the address query would fail the same way.
+      if (e.code !== "ECONNREFUSED" && e.code !== "ETIMEOUT") return [];
       throw new ResolveError(`SRV lookup of ${service}.${host} failed: ${e.code ?? e.message}`);
     });
     const best = pickSrv(srv);

@@ -66,6 +66,8 @@ describe("response routing (RFC 3261 §18.2.2, RFC 3581)", () => {
   });
 });
 
+// The selection logic runs here against an in-memory resolver so every branch is reached;
+// call-dns.int.test.ts runs the same path against a real DNS server (dnsmasq).
 describe("RFC 3263 resolution for a chosen transport", () => {
   const calls: string[] = [];
   const dns: DnsApi = {
