@@ -1,0 +1,167 @@
+/** What happened to one received packet, as the statistics saw it. */
+export type PacketVerdict = "in_order" | "reordered" | "duplicate" | "restart";
+
+/** A snapshot of RFC 3550 receive statistics for one source. */
+export interface ReceiveSnapshot {
+  readonly received: number;
+  /** Extended highest sequence − base + 1 (RFC 3550 A.3). */
+  readonly expected: number;
+  /** expected − received, never below 0 (duplicates can make it negative in RFC 3550). */
+  readonly lost: number;
+  readonly duplicates: number;
+  readonly reordered: number;
+  /** Interarrival jitter (RFC 3550 A.8), in seconds. */
+  readonly jitterSeconds: number;
+  /** Longest time between two consecutive arrivals, in seconds. */
+  readonly longestGapSeconds: number;
+  /** Most consecutive sequence numbers missing at once. */
+  readonly maxBurstLoss: number;
+}
+
+const MAX_DROPOUT = 3000;
+const MAX_MISORDER = 100;
+const SEQ_MOD = 0x10000;
+const WINDOW = 1024;
+
+/**
+ * RFC 3550 Appendix A.1/A.3/A.8 receive statistics for one SSRC: extended sequence numbers with
+ * wrap-around, loss, interarrival jitter, plus what a NOC wants to see besides (duplicates,
+ * reordering, the longest silence and the longest loss burst).
+ */
+export class ReceiveStats {
+  private started = false;
+  private baseSeq = 0;
+  private maxSeq = 0;
+  private cycles = 0;
+  private badSeq = SEQ_MOD + 1;
+  private count = 0;
+  private dups = 0;
+  private reorders = 0;
+  private transit: number | undefined;
+  private jitter = 0;
+  private lastArrival: number | undefined;
+  private longestGap = 0;
+  private maxBurst = 0;
+  private expectedPrior = 0;
+  private receivedPrior = 0;
+  /** Extended sequence numbers seen recently, to tell duplicates from late packets. */
+  private readonly seen = new Set<number>();
+  private readonly order: number[] = [];
+
+  constructor(private readonly clockRate = 8000) {}
+
+  /** Accounts one packet: sequence number, RTP timestamp, arrival time in monotonic ms. */
+  onPacket(seq: number, rtpTimestamp: number, arrivalMs: number): PacketVerdict {
+    let verdict: PacketVerdict = "in_order";
+    if (!this.started) {
+      this.reset(seq);
+      this.started = true;
+    } else {
+      const delta = (seq - this.maxSeq + SEQ_MOD) % SEQ_MOD;
+      if (delta > 0 && delta < MAX_DROPOUT) {
+        if (seq < this.maxSeq) this.cycles += SEQ_MOD;
+        this.maxBurst = Math.max(this.maxBurst, delta - 1);
+        this.maxSeq = seq;
+      } else if (delta === 0 || delta > SEQ_MOD - MAX_MISORDER) {
+        const ext = this.extend(seq);
+        if (this.seen.has(ext)) {
+          this.dups++;
+          return "duplicate";
+        }
+        this.reorders++;
+        verdict = "reordered";
+      } else if (seq === this.badSeq) {
+        // Two sequential packets after a big jump: the sender restarted (RFC 3550 A.1).
+        this.reset(seq);
+        verdict = "restart";
+      } else {
+        this.badSeq = (seq + 1) % SEQ_MOD;
+        return "restart";
+      }
+    }
+    const ext = this.extend(seq);
+    if (this.seen.has(ext)) {
+      this.dups++;
+      return "duplicate";
+    }
+    this.remember(ext);
+    this.count++;
+    const arrivalTs = Math.round((arrivalMs * this.clockRate) / 1000);
+    const t = (arrivalTs - rtpTimestamp) | 0;
+    if (this.transit !== undefined) {
+      const d = Math.abs((t - this.transit) | 0);
+      this.jitter += (d - this.jitter) / 16;
+    }
+    this.transit = t;
+    if (this.lastArrival !== undefined)
+      this.longestGap = Math.max(this.longestGap, arrivalMs - this.lastArrival);
+    this.lastArrival = arrivalMs;
+    return verdict;
+  }
+
+  /** The 32-bit extended highest sequence number received (for RTCP report blocks). */
+  get extendedHighest(): number {
+    return (this.cycles + this.maxSeq) >>> 0;
+  }
+
+  /** Interarrival jitter in timestamp units (for RTCP report blocks). */
+  get jitterUnits(): number {
+    return Math.floor(this.jitter);
+  }
+
+  get expected(): number {
+    return this.started ? this.cycles + this.maxSeq - this.baseSeq + 1 : 0;
+  }
+
+  /** Fraction lost since the previous call, as the 8-bit fixed point of an RTCP report block. */
+  takeFractionLost(): number {
+    const expected = this.expected;
+    const intervalExpected = expected - this.expectedPrior;
+    const intervalReceived = this.count - this.receivedPrior;
+    this.expectedPrior = expected;
+    this.receivedPrior = this.count;
+    const lost = intervalExpected - intervalReceived;
+    return intervalExpected <= 0 || lost <= 0 ? 0 : Math.floor((lost * 256) / intervalExpected);
+  }
+
+  /** Cumulative number of packets lost, clamped to the 24-bit signed RTCP field. */
+  get cumulativeLost(): number {
+    return Math.max(-0x800000, Math.min(0x7fffff, this.expected - this.count));
+  }
+
+  snapshot(): ReceiveSnapshot {
+    return {
+      received: this.count,
+      expected: this.expected,
+      lost: Math.max(0, this.expected - this.count),
+      duplicates: this.dups,
+      reordered: this.reorders,
+      jitterSeconds: this.jitter / this.clockRate,
+      longestGapSeconds: this.longestGap / 1000,
+      maxBurstLoss: this.maxBurst,
+    };
+  }
+
+  private reset(seq: number): void {
+    this.baseSeq = seq;
+    this.maxSeq = seq;
+    this.badSeq = SEQ_MOD + 1;
+    this.cycles = 0;
+    this.seen.clear();
+    this.order.length = 0;
+  }
+
+  /** Extends a 16-bit sequence number near the current maximum to 32 bits. */
+  private extend(seq: number): number {
+    const diff = seq - this.maxSeq;
+    if (diff > SEQ_MOD / 2) return this.cycles - SEQ_MOD + seq;
+    if (diff < -SEQ_MOD / 2) return this.cycles + SEQ_MOD + seq;
+    return this.cycles + seq;
+  }
+
+  private remember(ext: number): void {
+    this.seen.add(ext);
+    this.order.push(ext);
+    if (this.order.length > WINDOW) this.seen.delete(this.order.shift()!);
+  }
+}
