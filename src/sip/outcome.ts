@@ -53,6 +53,8 @@ export interface CallFacts {
   /** Final response to the last INVITE transaction that reached us over the wire. */
   readonly inviteFinal: { readonly status: number; readonly reason: string } | undefined;
   readonly cancelledByUs: boolean;
+  /** The ring timeout (not the overall timeout) is what made us CANCEL. */
+  readonly ringTimedOut?: boolean;
   readonly ringTimeoutSeconds: number;
   /** A failure of our transport (refused, reset, TLS, DNS). */
   readonly transportError: { readonly message: string; readonly afterAnswer: boolean } | undefined;
@@ -87,7 +89,7 @@ export function classifyCall(f: CallFacts): { outcome: CallOutcome; reason: stri
     const outcome = outcomeForStatus(final.status, f.cancelledByUs);
     const what = `${final.status} ${final.reason}`.trim();
     const reason =
-      f.cancelledByUs && final.status === 487
+      f.ringTimedOut && final.status === 487
         ? `no answer within the ring timeout of ${f.ringTimeoutSeconds} s: CANCEL sent, ${what}`
         : outcome === "auth_failure"
           ? `${what}: credentials missing or rejected`
@@ -98,6 +100,6 @@ export function classifyCall(f: CallFacts): { outcome: CallOutcome; reason: stri
     return { outcome: "transport_error", reason: `${f.transportError.message}${dropped}` };
   const sent = f.invitesSent > 1 ? ` (INVITE sent ${f.invitesSent} times)` : "";
   const when = f.timedOut ? `within ${f.timeoutSeconds} s` : "before the INVITE transaction timed out";
-  const cancel = f.cancelledByUs ? "; ring timeout reached, CANCEL pending" : "";
+  const cancel = f.ringTimedOut ? "; ring timeout reached, CANCEL pending" : "";
   return { outcome: "timeout", reason: `no final response ${when}${sent}${cancel}${dropped}` };
 }

@@ -72,6 +72,12 @@ const MANDATORY = ["via", "from", "to", "call-id", "cseq"] as const;
 
 /** Parses the head of a SIP message and clips the body to Content-Length (RFC 3261 §18.3). */
 export function parseSipMessage(text: string): SipMessageView | SipParseError {
+  // Only a message that starts like SIP can have been cut short; anything else is garbage.
+  const lineEnd = text.indexOf("\r\n");
+  const startLine = lineEnd < 0 ? text : text.slice(0, lineEnd);
+  if (!REQUEST_LINE.test(startLine) && !STATUS_LINE.test(startLine)) {
+    return { kind: "error", reason: `bad start line: ${printable(startLine, 60)}` };
+  }
   const headEnd = text.indexOf("\r\n\r\n");
   if (headEnd < 0) return { kind: "error", reason: "no end of headers (CRLF CRLF): message truncated" };
   const lines = text.slice(0, headEnd).split("\r\n");

@@ -253,8 +253,12 @@ export class StreamTransport extends SipTransportBase {
       if (this.connections.get(remote) === conn) this.connections.delete(remote);
       if (conn === this.primary && !this.closing) {
         const e = conn.lastError;
-        const how =
-          e?.code === "ECONNRESET" ? "reset by peer" : e ? `lost (${e.code ?? e.message})` : "closed by peer";
+        // Our own verdict on the stream (a framing fault) already says what went wrong.
+        if (e instanceof SipTransportError) {
+          this.fail(e);
+          return;
+        }
+        const how = describeLoss(this.protocol, e);
         this.fail(
           new SipTransportError(`${this.protocol} connection to ${remote} ${how}`, e?.code ?? "ECONNCLOSED"),
         );
@@ -345,6 +349,22 @@ export class StreamTransport extends SipTransportBase {
     if (existing && !existing.socket.destroyed) return existing;
     return this.connectTo(host, port, socketHost(via.host));
   }
+}
+
+/**
+ * Why a connection ended, in words. Under TLS 1.3 a server's refusal of our client certificate
+ * arrives as an alert after the handshake seemed complete, so it shows up here, not at connect.
+ */
+function describeLoss(protocol: string, e: NodeJS.ErrnoException | undefined): string {
+  if (!e) return "closed by peer";
+  if (e.code === "ECONNRESET") return "reset by peer";
+  if (
+    protocol === "TLS" &&
+    /ALERT_(CERTIFICATE_REQUIRED|BAD_CERTIFICATE|UNKNOWN_CA|HANDSHAKE_FAILURE)/.test(e.code ?? "")
+  ) {
+    return `refused our TLS client certificate (${e.code}; give one with --tls-cert/--tls-key)`;
+  }
+  return `lost (${e.code ?? e.message})`;
 }
 
 function unmapV4(address: string): string {

@@ -140,6 +140,7 @@ class TestCall {
   private probeError: string | undefined;
   private timedOut = false;
   private cancelledByUs = false;
+  private ringTimedOut = false;
   private hangup: "local" | "remote" | null = null;
   private byeSent = false;
   private byeDone = false;
@@ -160,9 +161,34 @@ class TestCall {
   }
 
   start(): TestCallHandle {
-    const result = this.execute();
-    const settled = result.then(() => this.release());
+    const decided = this.execute();
+    const settled = decided.then(() => this.release());
+    // The outcome is fixed when the call ends, but the linger exists to catch a resent final
+    // response (and to re-ACK it): the report must include what crossed the wire meanwhile.
+    const result = settled.then(() => decided.then((r) => this.withLateMessages(r)));
     return { result, settled };
+  }
+
+  /** The decided result with the trace, drops and resend counts as they stand after the linger. */
+  private withLateMessages(r: TestCallResult): TestCallResult {
+    const { trace, retransmissions, dropped } = this.traceView(r.callId);
+    return { ...r, trace, retransmissions, dropped };
+  }
+
+  private traceView(callId: string | null): Pick<TestCallResult, "trace" | "retransmissions" | "dropped"> {
+    const mine = callId
+      ? this.trace.filter((e) => e.callId === callId || e.callId === undefined)
+      : this.trace;
+    const t0 = mine.find((e) => e.direction === "sent" && e.method === "INVITE")?.at ?? this.startedMono;
+    return {
+      retransmissions: callId ? countRetransmissions(mine, callId) : { sent: {}, received: 0 },
+      dropped: [...this.dropped],
+      trace: this.trace.map(({ at, ...rest }) => ({
+        ...rest,
+        t: round((at - t0) / 1000),
+        time: wallClockOf(at),
+      })),
+    };
   }
 
   private async execute(): Promise<TestCallResult> {
@@ -325,6 +351,7 @@ class TestCall {
     const inviter = this.inviter;
     if (!inviter || this.answered) return;
     if (inviter.state === SessionState.Initial || inviter.state === SessionState.Establishing) {
+      this.ringTimedOut = true;
       this.cancelledByUs = true;
       inviter.cancel().catch(() => {});
     }
@@ -383,7 +410,8 @@ class TestCall {
     await withTimeout(this.placing ?? Promise.resolve(), CLEANUP_GRACE_MS).catch(() => {});
     const transport = this.transport;
     const completed = this.answered && this.byeDone && this.transportError === undefined;
-    if (transport?.isConnected() && !completed) {
+    const heardBack = this.trace.some((e) => e.direction === "received" && e.cseqMethod === "INVITE");
+    if (transport?.isConnected() && !completed && heardBack) {
       await sleep(transport.protocol === "UDP" ? UDP_LINGER_MS : STREAM_LINGER_MS);
     }
     try {
@@ -414,6 +442,7 @@ class TestCall {
     const { outcome, reason } = classifyCall({
       inviteFinal: final,
       cancelledByUs: this.cancelledByUs,
+      ringTimedOut: this.ringTimedOut,
       ringTimeoutSeconds: o.ringTimeoutSeconds,
       transportError: this.transportError,
       probeError: this.probeError,
@@ -423,7 +452,6 @@ class TestCall {
       byeUnanswered,
       droppedSummary,
     });
-    const t0 = mine.find((e) => e.direction === "sent" && e.method === "INVITE")?.at ?? this.startedMono;
     const challenges = mine.filter(
       (e) =>
         e.direction === "received" &&
@@ -451,7 +479,6 @@ class TestCall {
         connect: this.connectSeconds,
         total: round((monotonicMs() - this.startedMono) / 1000),
       },
-      retransmissions: callId ? countRetransmissions(mine, callId) : { sent: {}, received: 0 },
       authChallenges: challenges,
       hangup: this.answered ? this.hangup : null,
       byeStatus: byeFinal?.status ?? null,
@@ -463,12 +490,7 @@ class TestCall {
             packetsReceived: this.sdhs.reduce((n, s) => n + s.packetsReceived, 0),
           }
         : null,
-      dropped: this.dropped,
-      trace: this.trace.map(({ at, ...rest }) => ({
-        ...rest,
-        t: round((at - t0) / 1000),
-        time: wallClockOf(at),
-      })),
+      ...this.traceView(callId),
     };
   }
 }

@@ -67,6 +67,7 @@ describe("classifyCall", () => {
     const r = classifyCall({
       ...base,
       cancelledByUs: true,
+      ringTimedOut: true,
       inviteFinal: { status: 487, reason: "Request Terminated" },
     });
     expect(r).toEqual({
