@@ -124,6 +124,54 @@ describe("SIPp UAS fixtures against SIPp UAC", () => {
     expect(result.uas.messageLog).toMatch(/^Via: SIP\/2.0\/TCP /m);
   });
 
+  it("uas-answer-lossy: the plain call path, then the call lingers for linger_ms after the 200 to BYE", async () => {
+    const started = performance.now();
+    const result = await runPair({
+      uas: "uas-answer-lossy",
+      uac: "uac-basic",
+      uasKeys: { linger_ms: "1500" },
+    });
+    const seconds = (performance.now() - started) / 1000;
+    expectBothSucceeded(result);
+    expect(sippStartLines(result.uas.messageLog, "received").map((l) => l.split(" ")[0])).toEqual([
+      "INVITE",
+      "ACK",
+      "BYE",
+    ]);
+    // The UAS only exits once its last call is over, i.e. after the linger.
+    expect(seconds).toBeGreaterThanOrEqual(1.5);
+  });
+
+  it("uas-foreign-via: the 180 carries another host in its only Via, the 200 the caller's own", async () => {
+    const result = await runPair({ uas: "uas-foreign-via", uac: "uac-basic", uasKeys: { answer_ms: "100" } });
+    expectBothSucceeded(result);
+    const got = sippLogEntries(result.uac.messageLog).filter((e) => e.direction === "received");
+    const ringing = got.find((e) => e.text.startsWith("SIP/2.0 180"))!;
+    expect(ringing.text.match(/^Via: /gm)).toHaveLength(1);
+    expect(ringing.text).toMatch(/^Via: SIP\/2\.0\/UDP 192\.0\.2\.1:5060;branch=z9hG4bK-foreign-1$/m);
+    const ok = got.find((e) => e.text.startsWith("SIP/2.0 200") && /CSeq: 1 INVITE/.test(e.text))!;
+    expect(ok.text).toMatch(new RegExp(`^Via: SIP/2\\.0/UDP ${ip.replace(/\./g, "\\.")}:\\d+;`, "m"));
+  });
+
+  it("uas-stray-response: a 200 of no known call, with the caller's own sent-by, comes before the real answer", async () => {
+    const result = await runPair({
+      uas: "uas-stray-response",
+      uac: "uac-basic",
+      uasKeys: { answer_ms: "100" },
+    });
+    expectBothSucceeded(result);
+    const sent = sippLogEntries(result.uas.messageLog).filter((e) => e.direction === "sent");
+    const stray = sent[0]!;
+    expect(stray.text).toMatch(/^SIP\/2\.0 200 OK$/m);
+    expect(stray.text).toMatch(/^Call-ID: stray-1-\d+@192\.0\.2\.7$/m);
+    expect(stray.text).toMatch(/^CSeq: 4711 INVITE$/m);
+    const invite = sippLogEntries(result.uas.messageLog).find((e) => e.text.startsWith("INVITE"))!;
+    const sentBy = /^Via: SIP\/2\.0\/UDP ([^;]+);/m.exec(invite.text)![1]!;
+    expect(stray.text).toContain(`Via: SIP/2.0/UDP ${sentBy};branch=z9hG4bK-stray-1`);
+    // SIPp's own UAC ignores it as well: it maps to none of its calls.
+    expect(result.uac.errorLog).toMatch(/Discarding message which can't be mapped to a known SIPp call/);
+  });
+
   it("uas-answer-183: 183 with SDP before the 200", async () => {
     const result = await runPair({ uas: "uas-answer-183", uac: "uac-basic" });
     expectBothSucceeded(result);

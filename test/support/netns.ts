@@ -98,26 +98,26 @@ function nsIptables(ns: NsRef, args: string[]): Promise<string> {
 
 /**
  * Drops the 1st, (1+every)th, … UDP packet to `dport` whose payload contains `match` (e.g. the
- * first INVITE, so the retransmission after T1 gets through). Returns the rule's arguments.
+ * first INVITE, so the retransmission after T1 gets through). With several strings, a packet
+ * must contain all of them (e.g. "SIP/2.0 200 OK" and "CSeq: 2 BYE"); `sport` narrows the rule
+ * to one sender. Returns the rule's arguments.
  */
 export async function dropFirstUdpMatching(
   ns: NsRef,
-  options: { dport: number; match: string; every?: number },
+  options: { dport: number; match: string | readonly string[]; sport?: number; every?: number },
 ): Promise<string[]> {
-  // The string match must come before the statistic match: only packets that reach the nth
+  const strings = typeof options.match === "string" ? [options.match] : [...options.match];
+  if (strings.length === 0) throw new Error("dropFirstUdpMatching: `match` needs at least one string");
+  // The string matches must come before the statistic match: only packets that reach the nth
   // counter are counted, so the counter sees exactly the matching packets.
   const rule = [
     "INPUT",
     "-p",
     "udp",
+    ...(options.sport !== undefined ? ["--sport", String(options.sport)] : []),
     "--dport",
     String(options.dport),
-    "-m",
-    "string",
-    "--string",
-    options.match,
-    "--algo",
-    "bm",
+    ...strings.flatMap((text) => ["-m", "string", "--string", text, "--algo", "bm"]),
     "-m",
     "statistic",
     "--mode",
