@@ -1,0 +1,162 @@
+import { accessSync, constants, existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { loadavg } from "node:os";
+import { delimiter, dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { killAll } from "../test/support/process.js";
+import { type CallCostReport, formatCostSummary, GNU_TIME, runCallCost } from "./call-cost.js";
+import { type Environment, environmentInfo } from "./environment.js";
+import { note } from "./progress.js";
+import { formatTimingSummary, runTimingAccuracy, type TimingAccuracyReport } from "./timing-accuracy.js";
+
+const USAGE = `Usage: npm run bench -- [--calls N] [--cost-runs N] [--ring-ms MS] [--answer-ms MS] [--hold S]
+  --calls      sequential calls for the timing-accuracy benchmark (default 50)
+  --cost-runs  calls measured with ${GNU_TIME} for the call-cost benchmark (default 10)
+  --ring-ms    SIPp's delay before 180 Ringing (default 100)
+  --answer-ms  SIPp's further delay before 200 OK (default 200)
+  --hold       seconds each call is held (default 0.2)`;
+
+/** The checkout: compiled, this file runs from bench/build/bench/, so look upwards. */
+function repositoryRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    if (existsSync(join(dir, "bin/probe112.js")) && existsSync(join(dir, "package.json"))) return dir;
+    const up = dirname(dir);
+    if (up === dir) throw new Error("cannot find the repository (bin/probe112.js) above the benchmark");
+    dir = up;
+  }
+}
+
+function onPath(command: string): boolean {
+  const candidates = command.includes("/")
+    ? [command]
+    : (process.env.PATH ?? "").split(delimiter).map((d) => join(d, command));
+  return candidates.some((c) => {
+    try {
+      accessSync(c, constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
+
+function count(name: string, value: string | undefined, fallback: number, min: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < min) throw new Error(`--${name} must be a number ≥ ${min}, got ${value}`);
+  return n;
+}
+
+/** Writes a result with the environment; the load when it ended tells whether other work competed for the CPU. */
+function writeResult(path: string, report: object, environment: Environment): void {
+  const loadAverageAfter = loadavg().map((l) => Math.round(l * 100) / 100);
+  writeFileSync(
+    path,
+    `${JSON.stringify({ ...report, environment: { ...environment, loadAverageAfter } }, null, 2)}\n`,
+  );
+}
+
+async function main(): Promise<number> {
+  let options: ReturnType<typeof readOptions>;
+  try {
+    options = readOptions();
+  } catch (e) {
+    process.stderr.write(`bench: ${(e as Error).message}\n${USAGE}\n`);
+    return 2;
+  }
+  const root = repositoryRoot();
+  const missing = ["sipp", "tshark", GNU_TIME].filter((c) => !onPath(c));
+  if (missing.length > 0) {
+    process.stderr.write(`bench: missing ${missing.join(", ")}: run ./scripts/install-deps\n`);
+    return 1;
+  }
+  if (!existsSync(join(root, "dist/cli/main.js"))) {
+    process.stderr.write("bench: dist/ is missing: run npm run build (npm run bench does)\n");
+    return 1;
+  }
+  const resultsDir = join(root, "bench/results");
+  mkdirSync(resultsDir, { recursive: true });
+  const environment = environmentInfo(root);
+  let failed = false;
+
+  let timing: TimingAccuracyReport | undefined;
+  try {
+    timing = await runTimingAccuracy({
+      root,
+      calls: options.calls,
+      ringMs: options.ringMs,
+      answerMs: options.answerMs,
+      holdSeconds: options.hold,
+      captureFile: join(resultsDir, "timing-accuracy.pcapng"),
+    });
+    writeResult(join(resultsDir, "timing-accuracy.json"), timing, environment);
+    if (timing.calls.compared === 0) {
+      note("bench: timing accuracy: no call could be compared with the capture");
+      failed = true;
+    }
+  } catch (e) {
+    note(`bench: timing accuracy could not run: ${(e as Error).message}`);
+    failed = true;
+  }
+
+  let cost: CallCostReport | undefined;
+  try {
+    cost = await runCallCost({
+      root,
+      runs: options.costRuns,
+      ringMs: options.ringMs,
+      answerMs: options.answerMs,
+      holdSeconds: options.hold,
+    });
+    writeResult(join(resultsDir, "call-cost.json"), cost, environment);
+    if (cost.measured === 0) {
+      note("bench: call cost: no run was measured");
+      failed = true;
+    }
+  } catch (e) {
+    note(`bench: call cost could not run: ${(e as Error).message}`);
+    failed = true;
+  }
+
+  note("");
+  const env = `node ${environment.node}, ${environment.cpuModel} ×${environment.cpuCount}, load ${environment.loadAverage.join(" ")}, commit ${environment.gitCommit?.slice(0, 12) ?? "unknown"}${environment.gitDirty ? " (modified)" : ""}`;
+  const out: string[] = [env];
+  if (timing) out.push("", formatTimingSummary(timing));
+  if (cost) out.push("", formatCostSummary(cost));
+  out.push("", `Results in ${resultsDir}/ (timing-accuracy.json, call-cost.json, timing-accuracy.pcapng)`);
+  process.stdout.write(`${out.join("\n")}\n`);
+  return failed ? 1 : 0;
+}
+
+function readOptions() {
+  const { values } = parseArgs({
+    options: {
+      calls: { type: "string" },
+      "cost-runs": { type: "string" },
+      "ring-ms": { type: "string" },
+      "answer-ms": { type: "string" },
+      hold: { type: "string" },
+    },
+    strict: true,
+  });
+  return {
+    calls: Math.round(count("calls", values.calls, 50, 1)),
+    costRuns: Math.round(count("cost-runs", values["cost-runs"], 10, 1)),
+    ringMs: count("ring-ms", values["ring-ms"], 100, 0),
+    answerMs: count("answer-ms", values["answer-ms"], 200, 0),
+    hold: count("hold", values.hold, 0.2, 0),
+  };
+}
+
+// SIPp and tshark run in their own process groups, so an interrupted benchmark must stop them itself.
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.once(signal, () => {
+    note(`bench: ${signal}, stopping SIPp and tshark`);
+    void killAll("SIGTERM", 1000).finally(() => process.exit(130));
+  });
+}
+
+process.exitCode = await main();
+// SIGINT/SIGTERM handlers and child handles must not keep a finished benchmark alive.
+process.exit();
