@@ -1,5 +1,7 @@
+import { createRequire } from "node:module";
 import pino, { type Logger } from "pino";
-import pretty from "pino-pretty";
+
+const require = createRequire(import.meta.url);
 
 export type LogFormat = "json" | "pretty" | "auto";
 
@@ -21,6 +23,8 @@ export function createLogger(level: LogLevel = "info", format: LogFormat = "auto
     },
   };
   if (usePretty) {
+    // Loaded only for a terminal: every other run would pay its start-up time for nothing.
+    const pretty = require("pino-pretty") as typeof import("pino-pretty");
     return pino(
       options,
       pretty({ destination: 2, sync: true, colorize: true, translateTime: "SYS:HH:MM:ss.l" }),

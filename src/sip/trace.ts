@@ -5,7 +5,7 @@ export type RetransmitTimer = "A" | "E" | "G";
 
 /** One SIP message as it crossed our socket, with the monotonic time it did so. */
 export interface TraceEntry {
-  /** Monotonic milliseconds (performance.now()), taken next to the socket call. */
+  /** Monotonic milliseconds (see monotonicMs), taken next to the socket call. */
   readonly at: number;
   readonly direction: "sent" | "received";
   readonly transport: string;
@@ -35,14 +35,20 @@ export interface TraceEntry {
 /** Receives every trace entry of a transport. */
 export type TraceSink = (entry: TraceEntry) => void;
 
-/** Monotonic clock in milliseconds; the one clock every duration in probe112 is measured with. */
+/**
+ * Monotonic clock in milliseconds; the one clock every SIP duration in probe112 is measured
+ * with. It is process.hrtime, which every thread shares, so a worker's stamps compare directly.
+ */
 export function monotonicMs(): number {
-  return performance.now();
+  return Number(process.hrtime.bigint()) / 1e6;
 }
+
+/** Wall-clock time minus monotonic time, taken once with sub-millisecond precision. */
+const WALL_MINUS_MONOTONIC = performance.timeOrigin + performance.now() - monotonicMs();
 
 /** Wall-clock ISO timestamp of a monotonic reading, for display and journals only. */
 export function wallClockOf(at: number): string {
-  return new Date(performance.timeOrigin + at).toISOString();
+  return new Date(WALL_MINUS_MONOTONIC + at).toISOString();
 }
 
 /**

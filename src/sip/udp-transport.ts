@@ -1,7 +1,8 @@
 import dgram from "node:dgram";
+import { type DatagramSocket, openDatagramSocket } from "./datagram-socket.js";
 import { HopResolver, nextHopUri, responseDestination } from "./next-hop.js";
 import { parseSipMessage, type SipMessageView } from "./sip-message.js";
-import { monotonicMs, type RetransmitTimer } from "./trace.js";
+import type { RetransmitTimer } from "./trace.js";
 import {
   formatAddress,
   SipTransportBase,
@@ -31,7 +32,7 @@ const DEFAULT_MAX_DATAGRAM = 32 * 1024;
 /** SIP over UDP for SIP.js, with the RFC 3261 §17 retransmission timers SIP.js lacks on UDP. */
 export class UdpTransport extends SipTransportBase {
   readonly protocol = "UDP";
-  private socket: dgram.Socket | undefined;
+  private socket: DatagramSocket | undefined;
   private opening: Promise<void> | undefined;
   private readonly reliability: UdpReliability;
   private readonly resolver: HopResolver;
@@ -68,27 +69,23 @@ export class UdpTransport extends SipTransportBase {
   private async bind(): Promise<void> {
     const hint = this.opts.peerHint;
     const family = familyOf(this.opts.localAddress ?? hint?.address ?? "0.0.0.0");
-    const socket = dgram.createSocket({ type: family === 6 ? "udp6" : "udp4" });
     const bindAddress = this.opts.localAddress ?? (family === 6 ? "::" : "0.0.0.0");
-    await new Promise<void>((resolve, reject) => {
-      socket.once("error", reject);
-      socket.bind(this.opts.localPort ?? 0, bindAddress, () => {
-        socket.off("error", reject);
-        resolve();
-      });
+    const socket = await openDatagramSocket({
+      type: family === 6 ? "udp6" : "udp4",
+      address: bindAddress,
+      port: this.opts.localPort ?? 0,
+      onMessage: (buf, remote, at) => this.onDatagram(buf, remote, at),
+      // ICMP errors and the like must never take the process down.
+      onError: (e) => this.common.logger.warn({ err: e.message }, "UDP socket error"),
     }).catch((e: NodeJS.ErrnoException) => {
-      socket.close();
       throw new SipTransportError(
         `cannot bind UDP ${formatAddress(bindAddress, this.opts.localPort ?? 0)}: ${e.code ?? e.message}`,
         e.code,
       );
     });
-    // ICMP errors and the like must never take the process down.
-    socket.on("error", (e) => this.common.logger.warn({ err: e.message }, "UDP socket error"));
-    socket.on("message", (buf, rinfo) => this.onDatagram(buf, rinfo));
-    const bound = socket.address();
     this.socket = socket;
-    this.local = { address: bound.address, port: bound.port };
+    this.local = { ...socket.local };
+    const bound = socket.local;
     this.advertised = this.opts.advertisedAddress ?? (await this.sourceAddressFor(bound.address, hint));
   }
 
@@ -113,7 +110,7 @@ export class UdpTransport extends SipTransportBase {
     const s = this.socket;
     this.socket = undefined;
     this.opening = undefined;
-    if (s) await new Promise<void>((resolve) => s.close(() => resolve()));
+    if (s) await s.close();
   }
 
   protected async transmit(message: string, view: SipMessageView): Promise<void> {
@@ -156,27 +153,21 @@ export class UdpTransport extends SipTransportBase {
   }
 
   /** Sends one datagram; resolves with the monotonic time taken just before the socket call. */
-  private sendDatagram(wire: string, dest: Destination): Promise<number> {
+  private async sendDatagram(wire: string, dest: Destination): Promise<number> {
     const socket = this.socket;
-    if (!socket) return Promise.reject(new SipTransportError("UDP transport closed", "ENOTCONN"));
-    return new Promise((resolve, reject) => {
-      const at = monotonicMs();
-      socket.send(wire, dest.port, dest.host, (err) => {
-        if (err) {
-          const code = (err as NodeJS.ErrnoException).code;
-          reject(
-            new SipTransportError(
-              `UDP send to ${formatAddress(dest.host, dest.port)} failed: ${code ?? err.message}`,
-              code,
-            ),
-          );
-        } else resolve(at);
-      });
-    });
+    if (!socket) throw new SipTransportError("UDP transport closed", "ENOTCONN");
+    try {
+      return await socket.send(wire, dest.port, dest.host);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      throw new SipTransportError(
+        `UDP send to ${formatAddress(dest.host, dest.port)} failed: ${code ?? (e as Error).message}`,
+        code,
+      );
+    }
   }
 
-  private onDatagram(buf: Buffer, rinfo: dgram.RemoteInfo): void {
-    const at = monotonicMs();
+  private onDatagram(buf: Buffer, rinfo: { address: string; port: number }, at: number): void {
     const local = this.localLabel();
     const max = this.common.maxMessageBytes ?? DEFAULT_MAX_DATAGRAM;
     if (buf.length > max) {
