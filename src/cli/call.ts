@@ -55,6 +55,8 @@ interface CallArgs {
   "tls-key"?: string;
   json: boolean;
   messages: boolean;
+  media: "loopback" | "echo" | "none";
+  "dtmf-token": boolean;
   "log-level": LogLevel;
   "log-format": LogFormat;
 }
@@ -102,7 +104,8 @@ export function callCommand(setExit: (code: number) => void): CommandModule<obje
         .option("pai", { type: "string", describe: "P-Asserted-Identity URI to send" })
         .option("token", {
           type: "string",
-          describe: "Probe token for the far end to identify this call (random when absent)",
+          describe:
+            "Probe token for the far end to identify this call (10 random digits when absent); digits, * and # also go in-band",
         })
         .option("hold", {
           type: "number",
@@ -143,6 +146,18 @@ export function callCommand(setExit: (code: number) => void): CommandModule<obje
         })
         .option("tls-cert", { type: "string", describe: "Client certificate (PEM) for mutual TLS" })
         .option("tls-key", { type: "string", describe: "Client key (PEM) for mutual TLS" })
+        .option("media", {
+          choices: ["loopback", "echo", "none"] as const,
+          default: "loopback" as const,
+          describe:
+            "Media check: offer RFC 6849 loopback and verify our audio comes back (falls back to plain echo), expect a plain echo, or none",
+        })
+        .option("dtmf-token", {
+          type: "boolean",
+          default: true,
+          describe:
+            "Also send the probe token in-band as RFC 4733 digits after answer (--no-dtmf-token to skip)",
+        })
         .option("json", {
           type: "boolean",
           default: false,
@@ -182,7 +197,7 @@ export function callCommand(setExit: (code: number) => void): CommandModule<obje
       const result = await running.result;
       if (args.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
       else process.stdout.write(renderCallSummary(result, { ladder: !live, messages: args.messages }));
-      setExit(result.outcome === "answered" ? EXIT.ok : EXIT.failed);
+      setExit(result.success ? EXIT.ok : EXIT.failed);
       await running.settled;
     },
   };
@@ -243,6 +258,12 @@ export function toCallOptions(args: CallArgs, logger: TestCallOptions["logger"])
     ["--pai", args.pai],
   ] as const) {
     if (v !== undefined && !parseSipUri(v)) throw new UsageError(flag, `not a sip: URI: ${v}`);
+  }
+  if (args.token !== undefined && !/^[A-Za-z0-9._~*#-]{1,64}$/.test(args.token)) {
+    throw new UsageError(
+      "--token",
+      "1–64 characters from A–Z a–z 0–9 . _ ~ - * # (digits, * and # can also go in-band)",
+    );
   }
   const hold = seconds("--hold", args.hold, 0);
   const ringTimeout = seconds("--ring-timeout", args["ring-timeout"], 0.001);
@@ -307,6 +328,8 @@ export function toCallOptions(args: CallArgs, logger: TestCallOptions["logger"])
     ...(credentials ? { credentials } : {}),
     ...(args.pai !== undefined ? { pAssertedIdentity: args.pai } : {}),
     ...(args.token !== undefined ? { token: args.token } : {}),
+    media: args.media,
+    dtmfToken: args["dtmf-token"],
     headers,
     holdSeconds: hold,
     ringTimeoutSeconds: ringTimeout,

@@ -50,8 +50,11 @@ export class ReceiveStats {
 
   constructor(private readonly clockRate = 8000) {}
 
-  /** Accounts one packet: sequence number, RTP timestamp, arrival time in monotonic ms. */
-  onPacket(seq: number, rtpTimestamp: number, arrivalMs: number): PacketVerdict {
+  /**
+   * Accounts one packet: sequence number, RTP timestamp, arrival time in monotonic ms. Packets
+   * whose timestamp does not follow the sampling clock (RFC 4733 events) pass `timed` false.
+   */
+  onPacket(seq: number, rtpTimestamp: number, arrivalMs: number, timed = true): PacketVerdict {
     let verdict: PacketVerdict = "in_order";
     if (!this.started) {
       this.reset(seq);
@@ -86,13 +89,15 @@ export class ReceiveStats {
     }
     this.remember(ext);
     this.count++;
-    const arrivalTs = Math.round((arrivalMs * this.clockRate) / 1000);
-    const t = (arrivalTs - rtpTimestamp) | 0;
-    if (this.transit !== undefined) {
-      const d = Math.abs((t - this.transit) | 0);
-      this.jitter += (d - this.jitter) / 16;
+    if (timed) {
+      const arrivalTs = Math.round((arrivalMs * this.clockRate) / 1000);
+      const t = (arrivalTs - rtpTimestamp) | 0;
+      if (this.transit !== undefined) {
+        const d = Math.abs((t - this.transit) | 0);
+        this.jitter += (d - this.jitter) / 16;
+      }
+      this.transit = t;
     }
-    this.transit = t;
     if (this.lastArrival !== undefined)
       this.longestGap = Math.max(this.longestGap, arrivalMs - this.lastArrival);
     this.lastArrival = arrivalMs;

@@ -28,7 +28,9 @@ export type RtpRole =
 export interface RtpSessionOptions {
   readonly ports: RtpPortPair;
   readonly remote: { readonly address: string; readonly port: number; readonly rtcpPort?: number };
-  readonly payloadType: 0 | 8;
+  readonly payloadType: number;
+  /** G.711 law of the payload type (static 8/0, or a dynamic type mapped to one). */
+  readonly codec?: "PCMA" | "PCMU";
   readonly telephoneEventPayloadType?: number | undefined;
   readonly role: RtpRole;
   readonly ptimeMs?: number;
@@ -81,6 +83,14 @@ export interface RtpReport {
 }
 
 const MAX_TRACKED_FRAMES = 4096;
+/** In-band digits: 60 ms of tone (long enough for a gateway to regenerate it), 40 ms pause. */
+const DTMF_TONE_MS = 60;
+const DTMF_GAP_MS = 40;
+
+/** How long sending `count` digits takes, in ms (tone, the end packet resent twice, pause). */
+export function digitsDurationMs(count: number, ptimeMs = 20): number {
+  return count * (DTMF_TONE_MS + 2 * ptimeMs + DTMF_GAP_MS);
+}
 
 /**
  * One RTP session on a bound port pair: a drift-free 20 ms sender, RFC 3550 receive statistics
@@ -124,7 +134,11 @@ export class RtpSession {
   private rtcpRtt: number | null = null;
   private farEnd: RtpReport["rtcp"]["farEnd"] = null;
 
+  /** Static payload type of the G.711 law in use, for the marker codec. */
+  private readonly law: 0 | 8;
+
   constructor(private readonly opts: RtpSessionOptions) {
+    this.law = (opts.codec ?? (opts.payloadType === 0 ? "PCMU" : "PCMA")) === "PCMU" ? 0 : 8;
     this.ptime = opts.ptimeMs ?? 20;
     this.samplesPerFrame = (8000 * this.ptime) / 1000;
     opts.ports.rtp.on("message", (b, r) => this.onRtp(b, r));
@@ -156,7 +170,11 @@ export class RtpSession {
     const pt = this.opts.telephoneEventPayloadType;
     if (pt === undefined || this.opts.role !== "probe" || !this.running) return Promise.resolve(false);
     const first = this.frame + 1;
-    const schedule = scheduleDigits(digits, { ptimeMs: this.ptime });
+    const schedule = scheduleDigits(digits, {
+      ptimeMs: this.ptime,
+      toneMs: DTMF_TONE_MS,
+      gapMs: DTMF_GAP_MS,
+    });
     const base = this.tsBase + first * this.samplesPerFrame;
     this.events = schedule.map((p) => ({
       atFrame: first + Math.round(p.atMs / this.ptime),
@@ -248,7 +266,7 @@ export class RtpSession {
       return;
     }
     if (this.events.length && frame <= this.events[this.events.length - 1]!.atFrame + 3) return;
-    const payload = markerPayload(this.tag, frame, this.opts.payloadType, this.samplesPerFrame);
+    const payload = markerPayload(this.tag, frame, this.law, this.samplesPerFrame);
     this.sentAt.set(frame, performance.now());
     if (this.sentAt.size > MAX_TRACKED_FRAMES) this.sentAt.delete(this.sentAt.keys().next().value!);
     this.markedFrames++;
@@ -301,7 +319,8 @@ export class RtpSession {
     const isEvent = p.payloadType === this.opts.telephoneEventPayloadType;
     if (p.payloadType !== this.opts.payloadType && !isEvent) this.rejects.wrongPayloadType++;
     if (p.ssrc === this.primarySsrc) {
-      if (this.stats.onPacket(p.sequence, p.timestamp, at) === "duplicate") return;
+      // Event packets repeat their start timestamp: they count for loss, not for jitter.
+      if (this.stats.onPacket(p.sequence, p.timestamp, at, !isEvent) === "duplicate") return;
     } else this.rejects.unexpectedSsrc++;
     if (isEvent) {
       const digit = this.dtmf.onPacket(p.timestamp, p.payload);
@@ -324,8 +343,8 @@ export class RtpSession {
       );
       return;
     }
-    if (this.opts.role !== "probe" || (p.payloadType !== 0 && p.payloadType !== 8)) return;
-    const m = readMarker(p.payload, p.payloadType);
+    if (this.opts.role !== "probe" || p.payloadType !== this.opts.payloadType) return;
+    const m = readMarker(p.payload, this.law);
     if (!m || m.tag !== this.tag || this.returnedIdx.has(m.index)) return;
     const sent = this.sentAt.get(m.index);
     if (sent === undefined) return;

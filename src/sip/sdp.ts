@@ -157,6 +157,10 @@ export interface NegotiatedAudio {
   readonly port: number;
   readonly direction: MediaDirection;
   readonly ptime: number | undefined;
+  /** a=rtcp port (RFC 3605), when the far end moved RTCP off port + 1. */
+  readonly rtcpPort: number | undefined;
+  /** RFC 6849 loopback as the far end declared it. */
+  readonly loopback: LoopbackAttributes;
 }
 
 /**
@@ -183,6 +187,8 @@ export function negotiateAudio(session: SdpSession, preference?: readonly number
     port: audio.port,
     direction: audio.direction,
     ptime: audio.ptime,
+    rtcpPort: audio.rtcpPort,
+    loopback: loopbackOf(audio),
   };
 }
 
@@ -190,3 +196,28 @@ function rank(preference: readonly number[], pt: number): number {
   const i = preference.indexOf(pt);
   return i < 0 ? preference.length : i;
 }
+
+/** RFC 6849 media loopback as an SDP offer or answer states it. */
+export interface LoopbackAttributes {
+  /** "rtp-media-loopback" or "rtp-pkt-loopback", when offered. */
+  readonly type: string | undefined;
+  readonly role: "source" | "mirror" | undefined;
+}
+
+/** The a=loopback:… type and a=loopback-source / a=loopback-mirror role of a media section. */
+export function loopbackOf(media: Pick<SdpMedia, "attributes">): LoopbackAttributes {
+  const type = media.attributes
+    .find((a) => a.startsWith("loopback:"))
+    ?.slice("loopback:".length)
+    .trim()
+    .split(/\s+/)[0];
+  const role = media.attributes.includes("loopback-mirror")
+    ? "mirror"
+    : media.attributes.includes("loopback-source")
+      ? "source"
+      : undefined;
+  return { type, role };
+}
+
+/** The a= lines (without "a=") a probe adds to offer RFC 6849 media loopback as the source. */
+export const LOOPBACK_SOURCE_ATTRIBUTES = ["loopback:rtp-media-loopback", "loopback-source"] as const;

@@ -1,72 +1,42 @@
-import dgram from "node:dgram";
 import type { BodyAndContentType, SessionDescriptionHandler, SessionDescriptionHandlerFactory } from "sip.js";
+import { openRtpPortPair, type RtpPortPair } from "../media/rtp-ports.js";
+import { type RtpRole, RtpSession } from "../media/rtp-session.js";
 import { sdpOfBody } from "./multipart.js";
-import { buildAudioSdp, type NegotiatedAudio, negotiateAudio, OFFERED_AUDIO, parseSdp } from "./sdp.js";
+import {
+  buildAudioSdp,
+  LOOPBACK_SOURCE_ATTRIBUTES,
+  type NegotiatedAudio,
+  negotiateAudio,
+  OFFERED_AUDIO,
+  parseSdp,
+} from "./sdp.js";
+import { uriHost } from "./via.js";
 
-/** An RTP/RTCP socket pair on adjacent ports, RTP even (RFC 3550 §11). */
-export interface RtpPortPair {
-  readonly address: string;
-  readonly port: number;
-  readonly rtp: dgram.Socket;
-  readonly rtcp: dgram.Socket;
-  close(): void;
-}
-
-/** Binds an even RTP port and the RTCP port above it on `address`. */
-export async function openRtpPortPair(address: string, attempts = 32): Promise<RtpPortPair> {
-  const type = address.includes(":") ? "udp6" : "udp4";
-  const bind = (s: dgram.Socket, port: number) =>
-    new Promise<number>((resolve, reject) => {
-      s.once("error", reject);
-      s.bind(port, address, () => {
-        s.off("error", reject);
-        resolve(s.address().port);
-      });
-    });
-  for (let i = 0; i < attempts; i++) {
-    const rtp = dgram.createSocket(type);
-    const port = await bind(rtp, 0);
-    if (port % 2 !== 0 || port >= 65535) {
-      rtp.close();
-      continue;
-    }
-    const rtcp = dgram.createSocket(type);
-    try {
-      await bind(rtcp, port + 1);
-    } catch {
-      rtp.close();
-      rtcp.close();
-      continue;
-    }
-    let closed = false;
-    return {
-      address,
-      port,
-      rtp,
-      rtcp,
-      close: () => {
-        if (closed) return;
-        closed = true;
-        rtp.close();
-        rtcp.close();
-      },
-    };
-  }
-  throw new Error(`no free RTP port pair on ${address} after ${attempts} attempts`);
-}
+/** What a probe asks of the far end's media. */
+export type MediaMode = "loopback" | "echo" | "none";
 
 export interface ProbeSdhOptions {
   /** Address to bind media on and to write in c=. */
   readonly mediaAddress: string;
+  /**
+   * As offerer: "loopback" offers RFC 6849 media loopback (and still verifies a plain echo when
+   * the far end does not mirror), "echo" offers plain audio and expects it back, "none" sends no
+   * media. As answerer: "loopback"/"echo" mirror what arrives, "none" stays silent.
+   */
+  readonly mode: MediaMode;
+  readonly cname?: string;
   /** Called once the far end's SDP has been understood (or rejected). */
   readonly onNegotiated?: (result: NegotiatedAudio | Error) => void;
+  /** Digits received in-band (RFC 4733). */
+  readonly onDigit?: (digit: string) => void;
 }
 
 type SignalingState = "stable" | "has-local-offer" | "has-remote-offer" | "closed";
 
 /**
  * Plain-RTP session description handler (SIP.js ships only a WebRTC one): offers G.711 A-law,
- * µ-law and telephone-event on a real port pair, and understands answers, multipart included.
+ * µ-law and telephone-event on a real port pair, optionally RFC 6849 loopback, understands
+ * answers (multipart included) and runs the RTP session once offer and answer are complete.
  */
 export class ProbeSessionDescriptionHandler implements SessionDescriptionHandler {
   private state: SignalingState = "stable";
@@ -74,7 +44,9 @@ export class ProbeSessionDescriptionHandler implements SessionDescriptionHandler
   private readonly sessionId = Math.floor(Math.random() * 1e9);
   private version = 0;
   private remote: NegotiatedAudio | undefined;
-  private received = 0;
+  private session: RtpSession | undefined;
+  private answeredLoopback = false;
+  private offerer = false;
 
   constructor(private readonly opts: ProbeSdhOptions) {}
 
@@ -88,27 +60,41 @@ export class ProbeSessionDescriptionHandler implements SessionDescriptionHandler
     return this.ports?.port;
   }
 
-  /** RTP datagrams that reached our port (evidence that media flows towards us). */
-  get packetsReceived(): number {
-    return this.received;
+  /** Our media address and port ("ip:port"), once bound. */
+  get localMedia(): string | undefined {
+    return this.ports ? `${uriHost(this.opts.mediaAddress)}:${this.ports.port}` : undefined;
+  }
+
+  /** The running RTP session, once offer and answer are complete. */
+  get rtp(): RtpSession | undefined {
+    return this.session;
+  }
+
+  /** True when the far end answered our loopback offer as a mirror (RFC 6849). */
+  get loopbackConfirmed(): boolean {
+    return this.remote?.loopback.role === "mirror";
   }
 
   async getDescription(): Promise<BodyAndContentType> {
     if (this.state === "closed") throw new Error("session description handler closed");
-    if (!this.ports) {
-      this.ports = await openRtpPortPair(this.opts.mediaAddress);
-      this.ports.rtp.on("message", () => {
-        this.received++;
-      });
-      this.ports.rtp.on("error", () => {});
-      this.ports.rtcp.on("error", () => {});
-    }
+    this.ports ??= await openRtpPortPair(this.opts.mediaAddress);
     const answering = this.state === "has-remote-offer";
+    this.offerer = !answering;
+    // A mirror answers a loopback offer as such; a plain offer gets a plain answer (RFC 6849 §4).
+    this.answeredLoopback = answering && this.remote?.loopback.role === "source" && this.opts.mode !== "none";
+    const extra = answering
+      ? this.answeredLoopback
+        ? [`loopback:${this.remote?.loopback.type ?? "rtp-media-loopback"}`, "loopback-mirror"]
+        : []
+      : this.opts.mode === "loopback"
+        ? [...LOOPBACK_SOURCE_ATTRIBUTES]
+        : [];
     const body = buildAudioSdp({
       address: this.opts.mediaAddress,
       port: this.ports.port,
       sessionId: this.sessionId,
       sessionVersion: this.version++,
+      extraAttributes: extra,
       ...(answering && this.remote
         ? {
             payloadTypes: [this.remote.payloadType],
@@ -117,6 +103,7 @@ export class ProbeSessionDescriptionHandler implements SessionDescriptionHandler
         : {}),
     });
     this.state = answering ? "stable" : "has-local-offer";
+    if (answering) this.startMedia();
     return { body, contentType: "application/sdp" };
   }
 
@@ -138,15 +125,44 @@ export class ProbeSessionDescriptionHandler implements SessionDescriptionHandler
       throw e;
     }
     this.state = answer ? "stable" : "has-remote-offer";
+    if (answer) this.startMedia();
   }
 
-  sendDtmf(): boolean {
-    return false;
+  /** Sends DTMF as RFC 4733 events on the running RTP session; false when that is impossible. */
+  sendDtmf(tones: string): boolean {
+    if (!this.session || this.remote?.telephoneEventPayloadType === undefined) return false;
+    void this.session.sendDigits(tones);
+    return true;
   }
 
   close(): void {
     this.state = "closed";
+    void this.session?.stop();
     this.ports?.close();
+  }
+
+  private startMedia(): void {
+    const remote = this.remote;
+    const ports = this.ports;
+    if (!remote || !ports || this.session) return;
+    // The caller probes; the answering side reflects what it gets (a mirror, or a plain echo).
+    const role: RtpRole = this.opts.mode === "none" ? "silent" : this.offerer ? "probe" : "mirror";
+    this.session = new RtpSession({
+      ports,
+      remote: {
+        address: remote.address,
+        port: remote.port,
+        ...(remote.rtcpPort ? { rtcpPort: remote.rtcpPort } : {}),
+      },
+      payloadType: remote.payloadType,
+      codec: remote.codec,
+      telephoneEventPayloadType: remote.telephoneEventPayloadType,
+      role,
+      ...(remote.ptime ? { ptimeMs: remote.ptime } : {}),
+      ...(this.opts.cname ? { cname: this.opts.cname } : {}),
+      ...(this.opts.onDigit ? { onDigit: this.opts.onDigit } : {}),
+    });
+    this.session.start();
   }
 }
 

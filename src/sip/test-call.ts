@@ -1,6 +1,8 @@
-import { randomBytes } from "node:crypto";
+import { randomInt } from "node:crypto";
 import type { Logger } from "pino";
 import { Inviter, SessionState, UserAgent } from "sip.js";
+import { digitsDurationMs } from "../media/rtp-session.js";
+import { type CallMediaReport, callMediaReport } from "./call-media.js";
 import {
   type CallTimings,
   computeTimings,
@@ -12,14 +14,17 @@ import { HopResolver } from "./next-hop.js";
 import { type CallOutcome, classifyCall } from "./outcome.js";
 import { type DnsApi, ResolveError, type SipTransportName } from "./resolve.js";
 import type { NegotiatedAudio } from "./sdp.js";
-import { type ProbeSessionDescriptionHandler, probeSdhFactory } from "./session-description-handler.js";
+import {
+  type MediaMode,
+  type ProbeSessionDescriptionHandler,
+  probeSdhFactory,
+} from "./session-description-handler.js";
 import { parseSipUri } from "./sip-uri.js";
 import { StreamTransport, type TlsSettings } from "./stream-transport.js";
 import { monotonicMs, type TraceEntry, wallClockOf } from "./trace.js";
 import type { DropReason, SipTransportBase } from "./transport-base.js";
 import { UdpTransport } from "./udp-transport.js";
 import { createUserAgent } from "./user-agent.js";
-import { uriHost } from "./via.js";
 
 /** Header carrying the probe token, so the far end can tell which agent and path called. */
 export const PROBE_TOKEN_HEADER = "X-Probe112-Token";
@@ -35,8 +40,12 @@ export interface TestCallOptions {
   readonly fromDisplayName?: string;
   readonly credentials?: { readonly username: string; readonly password: string };
   readonly pAssertedIdentity?: string;
-  /** Probe token; a random one when absent. */
+  /** Probe token; ten random digits when absent (digits, so that it can also go in-band). */
   readonly token?: string;
+  /** Media check: RFC 6849 loopback with plain-echo fallback (default), plain echo, or none. */
+  readonly media?: MediaMode;
+  /** Also send the token in-band as RFC 4733 digits after answer (default true with media). */
+  readonly dtmfToken?: boolean;
   /** Extra header lines ("Name: value"). */
   readonly headers?: readonly string[];
   readonly holdSeconds: number;
@@ -87,17 +96,23 @@ export interface TestCallResult {
   readonly authChallenges: number;
   readonly hangup: "local" | "remote" | null;
   readonly byeStatus: number | null;
-  readonly media: {
-    readonly codec: string;
-    readonly remote: string;
-    readonly localPort: number | null;
-    readonly packetsReceived: number;
-  } | null;
+  readonly media: CallMediaReport | null;
+  /**
+   * The probe succeeded: answered, the session completed, and when media was asked for, our
+   * media made the round trip (verdict ok).
+   */
+  readonly success: boolean;
+  /** Seconds the call was held; longer than asked when the in-band token needed the time. */
+  readonly holdSeconds: number | null;
   readonly dropped: ReadonlyArray<{ readonly reason: DropReason; readonly detail: string }>;
   readonly trace: readonly CallTraceEntry[];
 }
 
 const CLEANUP_GRACE_MS = 1000;
+/** The in-band token starts this long after answer, once media flows both ways. */
+const DTMF_DELAY_MS = 300;
+/** Marked audio after the token, so the media check has frames of its own. */
+const MEDIA_AFTER_DTMF_MS = 500;
 /**
  * How long a UDP call keeps listening after its outcome is known: a lost ACK makes the far end
  * resend its final response at T1 and 2·T1 (Timer G), and only a listening stack re-ACKs it.
@@ -145,6 +160,8 @@ class TestCall {
   private byeSent = false;
   private byeDone = false;
   private answered = false;
+  private dtmfSent: string | null = null;
+  private heldSeconds: number | null = null;
   private finish: () => void = () => {};
   private readonly done = new Promise<void>((resolve) => {
     this.finish = resolve;
@@ -156,7 +173,7 @@ class TestCall {
   private readonly log: Logger;
 
   constructor(private readonly opts: TestCallOptions) {
-    this.token = opts.token ?? randomBytes(9).toString("base64url");
+    this.token = opts.token ?? randomDigits(10);
     this.log = opts.logger.child({ token: this.token });
   }
 
@@ -280,6 +297,8 @@ class TestCall {
       sessionDescriptionHandlerFactory: probeSdhFactory(
         {
           mediaAddress,
+          mode: o.media ?? "loopback",
+          cname: `probe112-${this.token}`,
           onNegotiated: (r) => {
             if (r instanceof Error) this.log.warn({ err: r.message }, "far-end SDP not usable");
             else this.negotiated = r;
@@ -330,7 +349,7 @@ class TestCall {
     inviter.stateChange.addListener((state) => {
       if (state === SessionState.Established) {
         this.answered = true;
-        this.after(o.holdSeconds * 1000, () => this.hangUp());
+        this.onAnswered();
       }
       if (state === SessionState.Terminated && (!this.byeSent || this.byeDone)) this.finish();
     });
@@ -357,10 +376,39 @@ class TestCall {
     }
   }
 
-  private hangUp(): void {
+  /** Schedules the in-band token and the hang-up; the hold stretches to fit the digits. */
+  private onAnswered(): void {
+    const o = this.opts;
+    const mode = o.media ?? "loopback";
+    let hold = o.holdSeconds;
+    const sdh = this.sdhs[0];
+    if (
+      mode !== "none" &&
+      o.dtmfToken !== false &&
+      /^[0-9A-D*#]+$/.test(this.token) &&
+      sdh?.negotiated?.telephoneEventPayloadType !== undefined
+    ) {
+      const digits = `*${this.token}#`;
+      this.after(DTMF_DELAY_MS, () => {
+        if (sdh.sendDtmf(digits)) this.dtmfSent = digits;
+      });
+      hold = Math.max(hold, (DTMF_DELAY_MS + digitsDurationMs(digits.length) + MEDIA_AFTER_DTMF_MS) / 1000);
+    }
+    this.heldSeconds = hold;
+    this.after(hold * 1000, () => void this.hangUp());
+  }
+
+  private async hangUp(): Promise<void> {
     const inviter = this.inviter;
     if (!inviter || inviter.state !== SessionState.Established) return;
     this.hangup ??= "local";
+    // Stop sending media first and let the frames still on the loop come back before the BYE.
+    const rtp = this.sdhs[0]?.rtp;
+    if (rtp) {
+      const rtt = rtp.report().returned.rttMedianSeconds ?? 0;
+      await rtp.stop(Math.min(500, Math.max(100, rtt * 3000)));
+    }
+    if (inviter.state !== SessionState.Established) return;
     this.byeSent = true;
     const settle = () => {
       this.byeDone = true;
@@ -460,7 +508,8 @@ class TestCall {
         !e.dropped,
     ).length;
     const firstHop = this.trace.find((e) => e.direction === "sent");
-    const sdh = this.sdhs[0];
+    const mode = o.media ?? "loopback";
+    const media = this.answered ? callMediaReport(mode, this.sdhs[0], this.dtmfSent) : null;
     return {
       outcome,
       reason,
@@ -482,14 +531,9 @@ class TestCall {
       authChallenges: challenges,
       hangup: this.answered ? this.hangup : null,
       byeStatus: byeFinal?.status ?? null,
-      media: this.negotiated
-        ? {
-            codec: this.negotiated.codec,
-            remote: `${uriHost(this.negotiated.address)}:${this.negotiated.port}`,
-            localPort: sdh?.localPort ?? null,
-            packetsReceived: this.sdhs.reduce((n, s) => n + s.packetsReceived, 0),
-          }
-        : null,
+      media,
+      success: outcome === "answered" && (mode === "none" || media?.verdict === "ok"),
+      holdSeconds: this.answered ? this.heldSeconds : null,
       ...this.traceView(callId),
     };
   }
@@ -504,6 +548,10 @@ function isLocalFault(e: NodeJS.ErrnoException | undefined): boolean {
   return ["EADDRNOTAVAIL", "EADDRINUSE", "EACCES", "EMFILE", "ENFILE", "ENOBUFS", "EINVAL"].includes(
     e?.code ?? "",
   );
+}
+
+function randomDigits(n: number): string {
+  return Array.from({ length: n }, () => randomInt(0, 10)).join("");
 }
 
 function round(x: number): number {

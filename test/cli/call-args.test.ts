@@ -16,6 +16,8 @@ const base = {
   "tls-no-verify": false,
   json: false,
   messages: false,
+  media: "loopback" as const,
+  "dtmf-token": true,
   "log-level": "warn" as const,
   "log-format": "auto" as const,
 };
@@ -49,6 +51,7 @@ describe("probe112 call: flag validation names the flag and the fix", () => {
     [{ header: ["no colon"] }, "--header", /expected "Name: value"/],
     [{ user: "probe" }, "--user", new RegExp(`--password-file FILE or \\$${PASSWORD_ENV}`)],
     [{ "password-file": "/x" }, "--password-file", /needs --user/],
+    [{ token: "has space" }, "--token", /1–64 characters/],
     [
       { user: "p", "password-file": "/nonexistent/pw" },
       "--password-file",

@@ -1,6 +1,12 @@
 import { describe, expect, it } from "vitest";
 import { parseMultipart, sdpOfBody } from "../../src/sip/multipart.js";
-import { buildAudioSdp, negotiateAudio, parseSdp } from "../../src/sip/sdp.js";
+import {
+  buildAudioSdp,
+  LOOPBACK_SOURCE_ATTRIBUTES,
+  loopbackOf,
+  negotiateAudio,
+  parseSdp,
+} from "../../src/sip/sdp.js";
 
 describe("SDP offer", () => {
   it("offers PCMA first, then PCMU and telephone-event, with ptime 20", () => {
@@ -40,7 +46,26 @@ describe("negotiateAudio", () => {
       port: 7078,
       direction: "sendrecv",
       ptime: undefined,
+      rtcpPort: undefined,
+      loopback: { type: undefined, role: undefined },
     });
+  });
+
+  it("reads RFC 6849 loopback attributes and an RFC 3605 RTCP port", () => {
+    const mirror = `${answer}a=loopback:rtp-media-loopback\r\na=loopback-mirror\r\na=rtcp:7090\r\n`;
+    expect(negotiateAudio(parseSdp(mirror))).toMatchObject({
+      rtcpPort: 7090,
+      loopback: { type: "rtp-media-loopback", role: "mirror" },
+    });
+    const offer = buildAudioSdp({
+      address: "198.51.100.7",
+      port: 4000,
+      sessionId: 1,
+      sessionVersion: 0,
+      extraAttributes: [...LOOPBACK_SOURCE_ATTRIBUTES],
+    });
+    expect(offer).toContain("a=loopback:rtp-media-loopback\r\na=loopback-source\r\na=sendrecv\r\n");
+    expect(loopbackOf(parseSdp(offer).media[0]!)).toEqual({ type: "rtp-media-loopback", role: "source" });
   });
 
   it("applies our preference to an offer and accepts static PTs without rtpmap", () => {

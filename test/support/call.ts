@@ -9,11 +9,15 @@ export const CLI = resolve(import.meta.dirname, "../../bin/probe112.js");
 /** A logger for tests: silent unless P112_TEST_LOG names a level. */
 export const testLogger = pino({ level: process.env.P112_TEST_LOG ?? "silent" }, pino.destination(2));
 
-/** Runs one test call in-process with test defaults (short hold and timeouts). */
+/**
+ * Runs one test call in-process with test defaults: short hold and timeouts, and no media check
+ * (these are signalling tests; media tests ask for `media` explicitly).
+ */
 export function call(target: string, opts: Partial<TestCallOptions> = {}): Promise<TestCallResult> {
   return runTestCall({
     target,
     transport: "udp",
+    media: "none",
     holdSeconds: 0.2,
     ringTimeoutSeconds: 10,
     timeoutSeconds: 15,
@@ -30,12 +34,17 @@ export interface CliRun {
   json: TestCallResult | undefined;
 }
 
-/** Runs the probe112 CLI (optionally inside a network namespace) and collects its output. */
+/**
+ * Runs the probe112 CLI (optionally inside a network namespace) and collects its output. A
+ * `call` without --media gets `--media none`: most callers test signalling against peers that
+ * do not return media; media tests pass --media themselves.
+ */
 export async function runCli(
   args: string[],
   opts: { netns?: string; env?: NodeJS.ProcessEnv } = {},
 ): Promise<CliRun> {
-  const argv = [CLI, ...args];
+  const withMedia = args[0] === "call" && !args.includes("--media") ? [...args, "--media", "none"] : args;
+  const argv = [CLI, ...withMedia];
   const proc = opts.netns
     ? spawnManaged("ip", ["netns", "exec", opts.netns, process.execPath, ...argv], {
         name: "probe112",
