@@ -1,6 +1,7 @@
 import yargs from "yargs";
 import { LOG_LEVELS } from "../log.js";
 import { callCommand } from "./call.js";
+import { responderCommand } from "./responder.js";
 import { EXIT, UsageError } from "./usage-error.js";
 
 const EPILOGUE = `Exit codes: 0 success, 1 the probe failed (e.g. a call not answered), 2 usage or configuration error.
@@ -28,6 +29,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       global: true,
     })
     .command(callCommand((code) => (exitCode = code)))
+    .command(responderCommand((code) => (exitCode = code)))
     .demandCommand(1, "Name a command: see the list above.")
     .strict()
     .recommendCommands()

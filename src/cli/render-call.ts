@@ -24,6 +24,10 @@ export function renderCallSummary(r: TestCallResult, opts: { ladder: boolean; me
       (t.connect !== null ? ` · connect ${ms(t.connect)}` : ""),
   );
   if (r.media) lines.push(...renderMedia(r.media));
+  if (r.farEnd?.text) {
+    const [first, ...rest] = r.farEnd.text.split(/\r?\n/);
+    lines.push(`  far end     ${first}`, ...rest.map((l) => `              ${l}`));
+  }
   const resent = Object.entries(r.retransmissions.sent).map(([k, n]) => `${k} x${n}`);
   if (resent.length > 0 || r.retransmissions.received > 0) {
     lines.push(

@@ -39,3 +39,19 @@ export function sdpOfBody(body: string, contentType?: string): string | undefine
   const parts = parseMultipart(body, contentType);
   return parts?.find((p) => p.contentType.toLowerCase().startsWith("application/sdp"))?.body;
 }
+
+/** Builds a multipart/mixed body (RFC 2046 §5.1.1); returns the content and its Content-Type. */
+export function buildMultipart(
+  parts: ReadonlyArray<{ contentType: string; body: string; disposition?: string }>,
+  boundary = `probe112-${Math.random().toString(36).slice(2, 12)}`,
+): { contentType: string; content: string } {
+  const chunks = parts.map((p) => {
+    const headers = [`Content-Type: ${p.contentType}`];
+    if (p.disposition) headers.push(`Content-Disposition: ${p.disposition}`);
+    return `--${boundary}\r\n${headers.join("\r\n")}\r\n\r\n${p.body.replace(/\r?\n$/, "")}\r\n`;
+  });
+  return {
+    contentType: `multipart/mixed;boundary=${boundary}`,
+    content: `${chunks.join("")}--${boundary}--\r\n`,
+  };
+}

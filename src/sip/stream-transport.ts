@@ -6,6 +6,7 @@ import { FramingError, SipStreamFramer } from "./stream-framer.js";
 import { monotonicMs } from "./trace.js";
 import {
   formatAddress,
+  type InboundMeta,
   SipTransportBase,
   SipTransportError,
   type TransportCommonOptions,
@@ -21,8 +22,11 @@ export interface TlsSettings {
   /** Our certificate and key, for mutual TLS. */
   readonly cert?: string | Buffer;
   readonly key?: string | Buffer;
-  /** Server role: ask clients for a certificate. */
-  readonly requestClientCert?: boolean;
+  /**
+   * Server role: "required" refuses clients without a certificate from `ca` at the handshake;
+   * "optional" asks for one and lets the application decide (mutual TLS as one way in of several).
+   */
+  readonly clientCert?: "none" | "optional" | "required";
 }
 
 export interface StreamTransportOptions extends TransportCommonOptions {
@@ -122,8 +126,8 @@ export class StreamTransport extends SipTransportBase {
               cert: this.opts.tls?.cert,
               key: this.opts.tls?.key,
               ca: this.opts.tls?.ca,
-              requestCert: this.opts.tls?.requestClientCert ?? false,
-              rejectUnauthorized: this.opts.tls?.requestClientCert ?? false,
+              requestCert: (this.opts.tls?.clientCert ?? "none") !== "none",
+              rejectUnauthorized: this.opts.tls?.clientCert === "required",
               minVersion: "TLSv1.2",
             },
             onConnection,
@@ -282,7 +286,7 @@ export class StreamTransport extends SipTransportBase {
       const key = transactionKey(got.view);
       if (key) this.rememberResponseRoute(key, conn, at);
     }
-    this.deliver(got.text);
+    this.deliver(got.text, { transport: this.protocol, remote: conn.remote, ...tlsClientOf(conn.socket) });
   }
 
   private rememberResponseRoute(key: string, conn: Connection, now: number): void {
@@ -365,6 +369,14 @@ function describeLoss(protocol: string, e: NodeJS.ErrnoException | undefined): s
     return `refused our TLS client certificate (${e.code}; give one with --tls-cert/--tls-key)`;
   }
   return `lost (${e.code ?? e.message})`;
+}
+
+/** A TLS client's certificate status, as an answering point needs it for mutual TLS. */
+function tlsClientOf(socket: net.Socket): Pick<InboundMeta, "tlsClient"> {
+  if (!(socket instanceof tls.TLSSocket)) return {};
+  const cert = socket.getPeerCertificate();
+  const cn = cert && typeof cert.subject?.CN === "string" ? cert.subject.CN : undefined;
+  return { tlsClient: { authorized: socket.authorized && Boolean(cert?.raw), subject: cn } };
 }
 
 function unmapV4(address: string): string {

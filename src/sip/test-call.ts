@@ -10,6 +10,7 @@ import {
   inviteFinalResponse,
   type RetransmissionCounts,
 } from "./call-timings.js";
+import { type FarEndIdentity, farEndIdentity } from "./far-end.js";
 import { HopResolver } from "./next-hop.js";
 import { type CallOutcome, classifyCall } from "./outcome.js";
 import { type DnsApi, ResolveError, type SipTransportName } from "./resolve.js";
@@ -104,6 +105,8 @@ export interface TestCallResult {
   readonly success: boolean;
   /** Seconds the call was held; longer than asked when the in-band token needed the time. */
   readonly holdSeconds: number | null;
+  /** What the answering far end said about itself, from its 2xx (null when not answered). */
+  readonly farEnd: FarEndIdentity | null;
   readonly dropped: ReadonlyArray<{ readonly reason: DropReason; readonly detail: string }>;
   readonly trace: readonly CallTraceEntry[];
 }
@@ -471,6 +474,19 @@ class TestCall {
     if (transport) await withTimeout(transport.disconnect(), CLEANUP_GRACE_MS).catch(() => {});
   }
 
+  private farEnd(callId: string | null): FarEndIdentity | null {
+    const ok = this.trace.find(
+      (e) =>
+        e.callId === callId &&
+        e.direction === "received" &&
+        e.cseqMethod === "INVITE" &&
+        (e.status ?? 0) >= 200 &&
+        (e.status ?? 0) < 300 &&
+        !e.dropped,
+    );
+    return ok ? farEndIdentity(ok.message) : null;
+  }
+
   private result(): TestCallResult {
     const o = this.opts;
     const callId = this.inviter?.request.callId ?? null;
@@ -534,6 +550,7 @@ class TestCall {
       media,
       success: outcome === "answered" && (mode === "none" || media?.verdict === "ok"),
       holdSeconds: this.answered ? this.heldSeconds : null,
+      farEnd: this.farEnd(callId),
       ...this.traceView(callId),
     };
   }

@@ -24,6 +24,15 @@ export type DropReason =
   | "framing"
   | "stack_rejected";
 
+/** What the transport knows of the sender of a message. */
+export interface InboundMeta {
+  readonly transport: "UDP" | "TCP" | "TLS";
+  /** "ip:port" of the sender. */
+  readonly remote: string;
+  /** For TLS: whether the client presented a certificate our CA verified, and its subject CN. */
+  readonly tlsClient?: { readonly authorized: boolean; readonly subject: string | undefined };
+}
+
 /** An address as "ip:port", IPv6 in brackets. */
 export function formatAddress(address: string, port: number): string {
   return `${uriHost(address)}:${port}`;
@@ -40,6 +49,11 @@ export interface TransportCommonOptions {
   readonly family?: 0 | 4 | 6;
   /** Largest message accepted, in bytes. */
   readonly maxMessageBytes?: number;
+  /**
+   * The messages go to SIP.js (the default): check that its parser takes them and adapt them to
+   * its quirks. Our own answering point reads every message itself and turns this off.
+   */
+  readonly forSipJs?: boolean;
 }
 
 /** Raised when sending fails; SIP.js turns it into an internal 503, we into `transport_error`. */
@@ -65,6 +79,8 @@ export abstract class SipTransportBase implements Transport {
   onConnect: (() => void) | undefined;
   onDisconnect: ((error?: Error) => void) | undefined;
   onMessage: ((message: string) => void) | undefined;
+  /** For consumers other than SIP.js: each message with what the connection knows of its sender. */
+  onInbound: ((message: string, meta: InboundMeta) => void) | undefined;
 
   private _state = TransportState.Disconnected;
   private readonly inflight = new Set<Promise<void>>();
@@ -76,7 +92,10 @@ export abstract class SipTransportBase implements Transport {
   /** Host written in Via sent-by and Contact; must equal the UA's `viaHost`. */
   abstract readonly viaHost: string;
 
+  private readonly forSipJs: boolean;
+
   protected constructor(protected readonly common: TransportCommonOptions) {
+    this.forSipJs = common.forSipJs ?? true;
     const note = (s: string) => {
       this.stackComplaint = s;
     };
@@ -256,10 +275,12 @@ export abstract class SipTransportBase implements Transport {
         return undefined;
       }
       // SIP.js drops responses whose Via carries a port (it never writes one); we wrote it.
-      out = replaceFirstHeaderValue(text, "via", () => formatVia({ ...via, port: undefined }));
+      if (this.forSipJs)
+        out = replaceFirstHeaderValue(text, "via", () => formatVia({ ...via, port: undefined }));
     }
+    if (this.forSipJs) out = withSessionDisposition(out, view);
     this.stackComplaint = "";
-    if (!Core.Parser.parseMessage(out, this.stackLogger)) {
+    if (this.forSipJs && !Core.Parser.parseMessage(out, this.stackLogger)) {
       const detail = `SIP stack cannot parse it: ${printable(this.stackComplaint || "unknown reason", 120)}`;
       this.drop(at, "stack_rejected", detail, text, bytes, local, remote, view);
       return undefined;
@@ -270,9 +291,10 @@ export abstract class SipTransportBase implements Transport {
   }
 
   /** Hands a message to SIP.js; a throw inside the stack must not unwind into a socket handler. */
-  protected deliver(text: string): void {
+  protected deliver(text: string, meta: InboundMeta): void {
     try {
-      this.onMessage?.(text);
+      if (this.onInbound) this.onInbound(text, meta);
+      else this.onMessage?.(text);
     } catch (e) {
       this.common.logger.error({ err: (e as Error).message }, "SIP stack failed on a received message");
     }
@@ -398,4 +420,18 @@ export function withoutOutboundTokens(text: string): string {
     })
     .join("\r\n");
   return head + text.slice(headEnd);
+}
+
+/**
+ * SIP.js takes a body as a session description only when its disposition is "session", and it
+ * derives "render" for every multipart body. An RFC 6881 answer (SDP plus a text/plain identity,
+ * multipart/mixed) would then look like a 2xx without SDP. Marking such a body as session lets
+ * the session description handler find the SDP part.
+ */
+export function withSessionDisposition(text: string, view: SipMessageView): string {
+  const type = headerValue(view, "content-type")?.toLowerCase() ?? "";
+  if (!type.startsWith("multipart/") || headerValue(view, "content-disposition") !== undefined) return text;
+  if (!/content-type:\s*application\/sdp/i.test(view.body)) return text;
+  const headEnd = text.indexOf("\r\n\r\n");
+  return `${text.slice(0, headEnd)}\r\nContent-Disposition: session${text.slice(headEnd)}`;
 }

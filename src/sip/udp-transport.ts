@@ -188,7 +188,7 @@ export class UdpTransport extends SipTransportBase {
     const got = this.receive(at, buf.toString("utf8"), buf.length, rinfo.address, rinfo.port, local);
     if (!got) return;
     this.reliability.onReceived(got.view);
-    this.deliver(got.text);
+    this.deliver(got.text, { transport: "UDP", remote: formatAddress(rinfo.address, rinfo.port) });
   }
 
   private localLabel(): string {
