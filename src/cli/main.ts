@@ -1,6 +1,9 @@
 import yargs from "yargs";
 import { LOG_LEVELS } from "../log.js";
+import { agentCommand } from "./agent.js";
 import { callCommand } from "./call.js";
+import { configCommand } from "./config.js";
+import { demoCommand } from "./demo.js";
 import { responderCommand } from "./responder.js";
 import { EXIT, UsageError } from "./usage-error.js";
 
@@ -30,6 +33,9 @@ export async function main(argv: readonly string[]): Promise<number> {
     })
     .command(callCommand((code) => (exitCode = code)))
     .command(responderCommand((code) => (exitCode = code)))
+    .command(agentCommand((code) => (exitCode = code)))
+    .command(configCommand((code) => (exitCode = code)))
+    .command(demoCommand((code) => (exitCode = code)))
     .demandCommand(1, "Name a command: see the list above.")
     .strict()
     .recommendCommands()
