@@ -106,20 +106,17 @@ export async function handleTestCall(ctx: HandlerContext, inv: IncomingInvite): 
       inv.provisional(180);
       await new Promise((r) => setTimeout(r, ctx.ringMs));
     }
+    const call: CallRecord = {
+      base,
+      headerIdentity: decision.identity,
+      digits,
+      sdh,
+      receivedAt,
+      req,
+      served: dest.served,
+    };
     if (cancelled || inv.answered) {
-      finishCall(
-        ctx,
-        base,
-        decision.identity,
-        digits,
-        sdh,
-        "cancelled",
-        null,
-        receivedAt,
-        req,
-        undefined,
-        dest.served,
-      );
+      finishCall(ctx, call, "cancelled", null, undefined);
       return;
     }
     const answer = await sdh.getDescription();
@@ -138,42 +135,36 @@ export async function handleTestCall(ctx: HandlerContext, inv: IncomingInvite): 
       { contentType: "application/sdp", body: answer.body, disposition: "session" },
       { contentType: "text/plain", body: text, disposition: "render;handling=optional" },
     ]);
-    const call = inv.accept({ body: body });
-    const hold = setTimeout(() => void call.bye(), ctx.holdSeconds * 1000);
-    const end = await call.ended;
+    const answered = inv.accept({ body });
+    const hold = setTimeout(() => void answered.bye(), ctx.holdSeconds * 1000);
+    const end = await answered.ended;
     clearTimeout(hold);
-    finishCall(
-      ctx,
-      base,
-      decision.identity,
-      digits,
-      sdh,
-      end.by === "no_ack" ? "no_ack" : "completed",
-      end,
-      receivedAt,
-      req,
-      decision.by,
-      dest.served,
-    );
+    finishCall(ctx, call, end.by === "no_ack" ? "no_ack" : "completed", end, decision.by);
   } finally {
     ctx.active.count--;
     ctx.metrics.concurrent.set(ctx.active.count);
   }
 }
 
+/** What the answering point keeps of a call until it ends. */
+interface CallRecord {
+  readonly base: Record<string, unknown>;
+  readonly headerIdentity: TokenIdentity;
+  readonly digits: readonly string[];
+  readonly sdh: ProbeSessionDescriptionHandler;
+  readonly receivedAt: Date;
+  readonly req: IncomingInvite["request"];
+  readonly served: string;
+}
+
 function finishCall(
   ctx: HandlerContext,
-  base: Record<string, unknown>,
-  headerIdentity: TokenIdentity,
-  digits: string[],
-  sdh: ProbeSessionDescriptionHandler,
+  call: CallRecord,
   outcome: "completed" | "cancelled" | "no_ack",
   end: { by: string; byeStatus: number | null } | null,
-  receivedAt: Date,
-  req: IncomingInvite["request"],
   grantedBy: string | undefined,
-  served: string,
 ): void {
+  const { base, headerIdentity, digits, sdh, receivedAt, req, served } = call;
   const rtp = sdh.rtp?.report();
   sdh.close();
   // The in-band token identifies the caller when an SBC stripped the header (RFC 4733 *token#).
