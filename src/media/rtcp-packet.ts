@@ -121,6 +121,7 @@ export function encodeBye(ssrc: number): Buffer {
 
 /** Decodes a compound RTCP packet; returns an error message on malformed input, never throws. */
 export function decodeRtcp(b: Buffer): RtcpPacket[] | string {
+  if (b.length === 0) return "empty datagram";
   const out: RtcpPacket[] = [];
   let at = 0;
   while (at < b.length) {

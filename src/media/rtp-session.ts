@@ -1,5 +1,6 @@
 import { randomInt } from "node:crypto";
 import type dgram from "node:dgram";
+import { isIP, SocketAddress } from "node:net";
 import { performance } from "node:perf_hooks";
 import { markerPayload, readMarker } from "./probe-payload.js";
 import { type ReceiveSnapshot, ReceiveStats } from "./receive-stats.js";
@@ -136,9 +137,11 @@ export class RtpSession {
 
   /** Static payload type of the G.711 law in use, for the marker codec. */
   private readonly law: 0 | 8;
+  private readonly remoteIp: string;
 
   constructor(private readonly opts: RtpSessionOptions) {
     this.law = (opts.codec ?? (opts.payloadType === 0 ? "PCMU" : "PCMA")) === "PCMU" ? 0 : 8;
+    this.remoteIp = canonicalIp(opts.remote.address);
     this.ptime = opts.ptimeMs ?? 20;
     this.samplesPerFrame = (8000 * this.ptime) / 1000;
     opts.ports.rtp.on("message", (b, r) => this.onRtp(b, r));
@@ -212,8 +215,8 @@ export class RtpSession {
     return {
       role: this.opts.role,
       payloadType: this.opts.payloadType,
-      local: `${this.opts.ports.address}:${this.opts.ports.port}`,
-      remote: `${this.opts.remote.address}:${this.opts.remote.port}`,
+      local: hostPort(this.opts.ports.address, this.opts.ports.port),
+      remote: hostPort(this.opts.remote.address, this.opts.remote.port),
       sent: { packets: this.packets, octets: this.octets, markedFrames: this.markedFrames },
       received: this.stats.snapshot(),
       rejects: { ...this.rejects },
@@ -265,7 +268,8 @@ export class RtpSession {
       this.send(encodeRtp(packet, event.payload));
       return;
     }
-    if (this.events.length && frame <= this.events[this.events.length - 1]!.atFrame + 3) return;
+    const lastEvent = this.events[this.events.length - 1]?.atFrame;
+    if (lastEvent !== undefined && frame <= lastEvent + 3) return;
     const payload = markerPayload(this.tag, frame, this.law, this.samplesPerFrame);
     this.sentAt.set(frame, performance.now());
     if (this.sentAt.size > MAX_TRACKED_FRAMES) this.sentAt.delete(this.sentAt.keys().next().value!);
@@ -274,7 +278,8 @@ export class RtpSession {
       encodeRtp(
         {
           payloadType: this.opts.payloadType,
-          marker: frame === 1,
+          // The first frame of a talkspurt carries the marker (RFC 3550 §5.1), after the digits too.
+          marker: frame === 1 || (lastEvent !== undefined && frame === lastEvent + 4),
           sequence: this.nextSeq(),
           timestamp,
           ssrc: this.ssrc,
@@ -295,9 +300,9 @@ export class RtpSession {
     safeSend(this.opts.ports.rtp, packet, this.opts.remote.port, this.opts.remote.address);
   }
 
+  /** SDP may write an address in any textual form (0:0:0:0:0:0:0:1 is ::1): compare canonical forms. */
   private fromRemote(rinfo: dgram.RemoteInfo): boolean {
-    const a = rinfo.address.startsWith("::ffff:") ? rinfo.address.slice(7) : rinfo.address;
-    return a === this.opts.remote.address;
+    return canonicalIp(rinfo.address) === this.remoteIp;
   }
 
   private onRtp(buf: Buffer, rinfo: dgram.RemoteInfo): void {
@@ -427,6 +432,19 @@ export class RtpSession {
     const port = this.opts.remote.rtcpPort ?? this.opts.remote.port + 1;
     safeSend(this.opts.ports.rtcp, Buffer.concat(parts), port, this.opts.remote.address);
   }
+}
+
+/** An IP address in one canonical text form; IPv4-mapped IPv6 becomes plain IPv4. */
+export function canonicalIp(address: string): string {
+  const v = isIP(address);
+  if (v === 0) return address;
+  const a = new SocketAddress({ address, family: v === 6 ? "ipv6" : "ipv4" }).address;
+  return a.startsWith("::ffff:") && a.includes(".") ? a.slice(7) : a;
+}
+
+/** "ip:port", IPv6 in brackets. */
+function hostPort(address: string, port: number): string {
+  return address.includes(":") ? `[${address}]:${port}` : `${address}:${port}`;
 }
 
 /** Sends a datagram; a closed socket or a send error is not worth a crash mid-call. */

@@ -2,7 +2,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { freeUdpTcpPort, uniqueLoopback } from "../support/ports.js";
+import { writePcmaTone } from "../support/audio.js";
+import { freeMediaPort, freeUdpTcpPort, uniqueLoopback } from "../support/ports.js";
 import {
   describeSippResult,
   expectedByeDigest,
@@ -15,6 +16,7 @@ import {
   sippStartLines,
   startSipp,
 } from "../support/sipp.js";
+import { startCapture } from "../support/tshark.js";
 
 // SIPp UAC against each SIPp UAS fixture, so a later engine failure against a fixture is the
 // engine's fault and not the fixture's.
@@ -140,6 +142,49 @@ describe("SIPp UAS fixtures against SIPp UAC", () => {
     ]);
     // The UAS only exits once its last call is over, i.e. after the linger.
     expect(seconds).toBeGreaterThanOrEqual(1.5);
+  });
+
+  it("uas-answer-play: from the ACK on, audio_file goes out as PCMA from its media port to the caller's SDP port, looped", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "p112-play-"));
+    const audio = writePcmaTone(join(dir, "tone.pcma"), { seconds: 0.4 });
+    const uasMedia = await freeMediaPort(ip);
+    let uacMedia = await freeMediaPort(ip);
+    while (Math.abs(uacMedia - uasMedia) < 4) uacMedia = await freeMediaPort(ip);
+    const capture = await startCapture({
+      filter: `udp and src host ${ip} and src port ${uasMedia} and dst port ${uacMedia}`,
+    });
+    const result = await runPair({
+      uas: "uas-answer-play",
+      uac: "uac-basic",
+      uasKeys: { audio_file: join(dir, "tone.pcma") },
+      uacKeys: { hold_ms: "1000" },
+      uasArgs: ["-mp", String(uasMedia)],
+      uacArgs: ["-mp", String(uacMedia)],
+    });
+    await capture.stop();
+    const packets = await capture.read({
+      decodeAs: [`udp.port==${uacMedia},rtp`],
+      fields: ["frame.time_epoch", "rtp.p_type", "rtp.seq", "rtp.payload"],
+    });
+    capture.remove();
+    expectBothSucceeded(result);
+    expect(sippLogEntries(result.uac.messageLog).find((e) => e.text.startsWith("SIP/2.0 200"))?.text).toMatch(
+      new RegExp(`^m=audio ${uasMedia} RTP/AVP 8 101$`, "m"),
+    );
+    const ack = sippLogEntries(result.uas.messageLog).find(
+      (e) => e.direction === "received" && /^ACK /.test(e.text),
+    )!;
+    // SIPp's log stamps to the millisecond (truncated); the capture to the microsecond.
+    expect(Number(packets[0]?.["frame.time_epoch"]) * 1000).toBeGreaterThanOrEqual(ack.at);
+    // 1 s of hold at 20 ms a packet, from a 0.4 s file: it must have wrapped around at least once.
+    expect(packets.length).toBeGreaterThan(30);
+    expect(packets.length).toBeLessThan(70);
+    expect(new Set(packets.map((p) => p["rtp.p_type"]))).toEqual(new Set(["8"]));
+    packets.forEach((p, i) => {
+      const at = (i * 160) % audio.length;
+      expect(p["rtp.payload"], `packet ${i}`).toBe(audio.subarray(at, at + 160).toString("hex"));
+    });
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it("uas-foreign-via: the 180 carries another host in its only Via, the 200 the caller's own", async () => {

@@ -157,6 +157,49 @@ export async function dropRandom(
   return rule;
 }
 
+/** Counters of a {@link dropRandomCounted} rule pair. */
+export interface LossCounters {
+  /** Packets to the port that reached the random match. */
+  matched: number;
+  /** Of those, the packets dropped. */
+  dropped: number;
+}
+
+/**
+ * Drops UDP packets to `dport` at random like {@link dropRandom}, through a chain of its own so
+ * the counters give both sides of the realised drop rate: the INPUT rule jumping to `chain`
+ * counts every packet to `dport`, the DROP rule inside it the ones dropped.
+ */
+export async function dropRandomCounted(
+  ns: NsRef,
+  options: { dport: number; probability: number; chain?: string },
+): Promise<{ chain: string; read(): Promise<LossCounters> }> {
+  const chain = options.chain ?? `P112-LOSS-${options.dport}`;
+  await nsIptables(ns, ["-N", chain]);
+  await nsIptables(ns, [
+    "-A",
+    chain,
+    "-m",
+    "statistic",
+    "--mode",
+    "random",
+    "--probability",
+    String(options.probability),
+    "-j",
+    "DROP",
+  ]);
+  await nsIptables(ns, ["-A", "INPUT", "-p", "udp", "--dport", String(options.dport), "-j", chain]);
+  return {
+    chain,
+    async read() {
+      const jump = (await ruleCounters(ns)).filter((c) => c.target === chain);
+      const drop = (await ruleCounters(ns, chain)).filter((c) => c.target === "DROP");
+      if (jump.length !== 1 || drop.length !== 1) throw new Error(`unexpected rules around chain ${chain}`);
+      return { matched: jump[0]!.packets, dropped: drop[0]!.packets };
+    },
+  };
+}
+
 /** Silently drops everything to `dport` (a peer that vanished without RST/ICMP). */
 export async function blackhole(
   ns: NsRef,

@@ -64,3 +64,21 @@ function randomInt(min: number, max: number): number {
 export function uniqueLoopback(): string {
   return `127.${randomInt(10, 250)}.${randomInt(0, 255)}.${randomInt(1, 254)}`;
 }
+
+/**
+ * An even UDP port on `host` for a SIPp media socket (`-mp`): SIPp binds it for audio and the
+ * port two above for video, and gives up when either is taken, so both must be free.
+ */
+export async function freeMediaPort(host = "127.0.0.1", attempts = 50): Promise<number> {
+  for (let i = 0; i < attempts; i++) {
+    const port = await freePort("udp", host);
+    if (port % 2 !== 0 || port + 2 > 65535) continue;
+    try {
+      await bindUdp(host, port + 2);
+      return port;
+    } catch {
+      // The video port is taken: draw again.
+    }
+  }
+  throw new Error(`no even UDP port with a free port + 2 on ${host} after ${attempts} attempts`);
+}
