@@ -28,7 +28,9 @@ export function assessMedia(r: RtpReport, ptimeMs = 20): MediaAssessment {
   const rtt = r.returned.rttMedianSeconds ?? r.rtcp.rttSeconds;
   let quality: EModelEstimate | null = null;
   let oneWay: number | null = null;
-  if (got > 0 && rtt !== null) {
+  // Marked frames went out and none came back: there is no loop whose quality could be rated.
+  const noLoop = r.sent.markedFrames > 0 && r.returned.frames === 0;
+  if (got > 0 && rtt !== null && !noLoop) {
     oneWay = rtt / 2 + ptimeMs / 1000 + 2 * r.received.jitterSeconds;
     // Frames that did not come back were lost somewhere on the loop: that is the loss we rate.
     const lossRatio =

@@ -38,24 +38,74 @@ export function markerFrame(tag: number, index: number, samples = 160): Int16Arr
   return out;
 }
 
-/** The encoded payload of frame `index` for G.711 payload type 0 or 8. */
+/** Per law and frame size: the encoded +pulse and −pulse, and the encoded tone after the marker. */
+const encodedParts = new Map<string, { high: number; low: number; tone: Buffer }>();
+
+/**
+ * The encoded payload of frame `index` for G.711 payload type 0 or 8. G.711 codes each sample
+ * on its own, so only the 64 marker bits are written per frame; the pulses and the tone are
+ * encoded once (the same bytes as encoding markerFrame, at a tenth of the cost).
+ */
 export function markerPayload(tag: number, index: number, payloadType: 0 | 8, samples = 160): Buffer {
-  return encodeG711(markerFrame(tag, index, samples), payloadType);
+  const key = `${payloadType}/${samples}`;
+  let parts = encodedParts.get(key);
+  if (!parts) {
+    parts = {
+      high: encodeG711(Int16Array.of(AMPLITUDE), payloadType)[0]!,
+      low: encodeG711(Int16Array.of(-AMPLITUDE), payloadType)[0]!,
+      tone: encodeG711(markerFrame(0, 0, samples).subarray(MARKER_SAMPLES), payloadType),
+    };
+    encodedParts.set(key, parts);
+  }
+  const out = Buffer.allocUnsafe(samples);
+  let at = 0;
+  for (const [value, width] of [
+    [SYNC, 16],
+    [tag & 0xffff, 16],
+    [index >>> 0, 32],
+  ] as const) {
+    for (let i = width - 1; i >= 0; i--) {
+      const byte = (value >>> i) & 1 ? parts.high : parts.low;
+      for (let s = 0; s < SAMPLES_PER_BIT; s++) out[at++] = byte;
+    }
+  }
+  parts.tone.copy(out, MARKER_SAMPLES);
+  return out;
 }
 
 /** Reads the marker of a returned G.711 payload; undefined when the frame is not one of ours. */
 export function readMarker(payload: Buffer, payloadType: 0 | 8): FrameMarker | undefined {
   if (payload.length < MARKER_SAMPLES) return undefined;
-  const samples = decodeG711(payload.subarray(0, MARKER_SAMPLES), payloadType);
+  return markerAt(decodeG711(payload.subarray(0, MARKER_SAMPLES), payloadType), 0);
+}
+
+/**
+ * Every marker in `samples` (linear audio, e.g. the previous and the current payload decoded),
+ * wherever it starts: a far end that resamples or re-frames returns our audio shifted.
+ */
+export function findMarkers(samples: Int16Array): FrameMarker[] {
+  const found: FrameMarker[] = [];
+  for (let at = 0; at + MARKER_SAMPLES <= samples.length; at++) {
+    const m = markerAt(samples, at);
+    if (!m) continue;
+    found.push(m);
+    at += MARKER_SAMPLES - 1;
+  }
+  return found;
+}
+
+function markerAt(samples: Int16Array, at: number): FrameMarker | undefined {
   let sync = 0;
   let tag = 0;
   let index = 0;
   for (let i = 0; i < BITS; i++) {
     let sum = 0;
-    for (let s = 0; s < SAMPLES_PER_BIT; s++) sum += samples[i * SAMPLES_PER_BIT + s]!;
+    for (let s = 0; s < SAMPLES_PER_BIT; s++) sum += samples[at + i * SAMPLES_PER_BIT + s]!;
     // Near-silence carries no bit: a frame of comfort noise or an announcement is not ours.
     if (Math.abs(sum) < (AMPLITUDE / 4) * SAMPLES_PER_BIT) return undefined;
     const bit = sum > 0 ? 1 : 0;
+    // Leave at the first sync bit that does not match: most offsets fail within two bits.
+    if (i < 16 && bit !== ((SYNC >> (15 - i)) & 1)) return undefined;
     if (i < 16) sync = sync * 2 + bit;
     else if (i < 32) tag = tag * 2 + bit;
     else index = index * 2 + bit;

@@ -41,7 +41,10 @@ export class ReceiveStats {
   private jitter = 0;
   private lastArrival: number | undefined;
   private longestGap = 0;
-  private maxBurst = 0;
+  /** Runs of missing extended sequence numbers a late packet may still fill, [first, last]. */
+  private gaps: Array<[number, number]> = [];
+  /** Longest run that can no longer be filled. */
+  private settledBurst = 0;
   private expectedPrior = 0;
   private receivedPrior = 0;
   /** Extended sequence numbers seen recently, to tell duplicates from late packets. */
@@ -62,9 +65,11 @@ export class ReceiveStats {
     } else {
       const delta = (seq - this.maxSeq + SEQ_MOD) % SEQ_MOD;
       if (delta > 0 && delta < MAX_DROPOUT) {
+        const previous = this.cycles + this.maxSeq;
         if (seq < this.maxSeq) this.cycles += SEQ_MOD;
-        this.maxBurst = Math.max(this.maxBurst, delta - 1);
+        if (delta > 1) this.gaps.push([previous + 1, previous + delta - 1]);
         this.maxSeq = seq;
+        this.settleGaps();
       } else if (delta === 0 || delta > SEQ_MOD - MAX_MISORDER) {
         const ext = this.extend(seq);
         if (this.seen.has(ext)) {
@@ -73,6 +78,7 @@ export class ReceiveStats {
         }
         this.reorders++;
         verdict = "reordered";
+        this.fillGap(ext);
       } else if (seq === this.badSeq) {
         // Two sequential packets after a big jump: the sender restarted (RFC 3550 A.1).
         this.reset(seq);
@@ -143,11 +149,34 @@ export class ReceiveStats {
       reordered: this.reorders,
       jitterSeconds: this.jitter / this.clockRate,
       longestGapSeconds: this.longestGap / 1000,
-      maxBurstLoss: this.maxBurst,
+      maxBurstLoss: Math.max(this.settledBurst, ...this.gaps.map(([a, b]) => b - a + 1)),
     };
   }
 
+  /** A late packet arrived: its number is no longer missing. */
+  private fillGap(ext: number): void {
+    const i = this.gaps.findIndex(([a, b]) => ext >= a && ext <= b);
+    if (i < 0) return;
+    const [a, b] = this.gaps[i]!;
+    const rest: Array<[number, number]> = [];
+    if (a <= ext - 1) rest.push([a, ext - 1]);
+    if (ext + 1 <= b) rest.push([ext + 1, b]);
+    this.gaps.splice(i, 1, ...rest);
+  }
+
+  /** Runs too far behind the highest number to be filled by a late packet are final. */
+  private settleGaps(): void {
+    const horizon = this.cycles + this.maxSeq - MAX_MISORDER;
+    while (this.gaps.length > 0 && this.gaps[0]![1] < horizon) {
+      const [a, b] = this.gaps.shift()!;
+      this.settledBurst = Math.max(this.settledBurst, b - a + 1);
+    }
+  }
+
   private reset(seq: number): void {
+    // What went missing before a restart stays missing.
+    for (const [a, b] of this.gaps) this.settledBurst = Math.max(this.settledBurst, b - a + 1);
+    this.gaps = [];
     this.baseSeq = seq;
     this.maxSeq = seq;
     this.badSeq = SEQ_MOD + 1;

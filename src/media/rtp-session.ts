@@ -2,7 +2,8 @@ import { randomInt } from "node:crypto";
 import type dgram from "node:dgram";
 import { isIP, SocketAddress } from "node:net";
 import { performance } from "node:perf_hooks";
-import { markerPayload, readMarker } from "./probe-payload.js";
+import { decodeG711 } from "./g711.js";
+import { findMarkers, markerPayload } from "./probe-payload.js";
 import { type ReceiveSnapshot, ReceiveStats } from "./receive-stats.js";
 import {
   decodeRtcp,
@@ -79,11 +80,17 @@ export interface RtpReport {
     } | null;
   };
   readonly dtmfReceived: string;
-  /** How late the 20 ms send clock fired, in ms. */
-  readonly sendClock: { readonly medianLateMs: number | null; readonly maxLateMs: number | null };
+  /** How late the 20 ms send clock fired, in ms, and frames skipped after long stalls. */
+  readonly sendClock: {
+    readonly medianLateMs: number | null;
+    readonly maxLateMs: number | null;
+    readonly skippedFrames: number;
+  };
 }
 
 const MAX_TRACKED_FRAMES = 4096;
+/** Overdue frames sent at once after a stall; older ones are skipped (a silence gap). */
+const MAX_CATCH_UP = 5;
 /** In-band digits: 60 ms of tone (long enough for a gateway to regenerate it), 40 ms pause. */
 const DTMF_TONE_MS = 60;
 const DTMF_GAP_MS = 40;
@@ -118,10 +125,13 @@ export class RtpSession {
     malformedRtcp: 0,
   };
   private primarySsrc: number | undefined;
+  /** Another address of the far end, sending from its negotiated port (see fromRemote). */
+  private latchedIp: string | undefined;
   private seq = randomInt(0, 0xffff);
   private readonly tsBase = randomInt(0, 2 ** 32 - 1);
   private frame = 0;
   private markedFrames = 0;
+  private skippedFrames = 0;
   private packets = 0;
   private octets = 0;
   private clockStart = 0;
@@ -130,6 +140,8 @@ export class RtpSession {
   private running = false;
   private events: Array<{ atFrame: number; eventStart: number; marker: boolean; payload: Buffer }> = [];
   private lastSrMiddle = 0;
+  /** The previous received payload, decoded: a shifted marker spans it and the next one. */
+  private previousAudio: Int16Array = new Int16Array(0);
   private lastSrArrival = 0;
   private reportsReceived = 0;
   private rtcpRtt: number | null = null;
@@ -231,6 +243,7 @@ export class RtpSession {
       sendClock: {
         medianLateMs: round3(pct(sortedLate, 0.5)),
         maxLateMs: round3(sortedLate.length ? sortedLate[sortedLate.length - 1]! : null),
+        skippedFrames: this.skippedFrames,
       },
     };
   }
@@ -244,7 +257,13 @@ export class RtpSession {
   private onClock(): void {
     if (!this.running) return;
     const now = performance.now();
-    // After a stall, send the frames that fell due with their own timestamps: jitter, not loss.
+    // After a short stall, send the frames that fell due with their own timestamps: jitter, not
+    // loss. After a long one, skip all but the last few: a burst would only fall further behind.
+    const due = Math.floor((now + 0.5 - this.clockStart) / this.ptime);
+    if (due - this.frame > MAX_CATCH_UP) {
+      this.skippedFrames += due - this.frame - MAX_CATCH_UP;
+      this.frame = due - MAX_CATCH_UP;
+    }
     while (this.clockStart + (this.frame + 1) * this.ptime <= now + 0.5) {
       this.frame++;
       this.lateness.push(now - (this.clockStart + this.frame * this.ptime));
@@ -300,14 +319,25 @@ export class RtpSession {
     safeSend(this.opts.ports.rtp, packet, this.opts.remote.port, this.opts.remote.address);
   }
 
-  /** SDP may write an address in any textual form (0:0:0:0:0:0:0:1 is ::1): compare canonical forms. */
-  private fromRemote(rinfo: dgram.RemoteInfo): boolean {
-    return canonicalIp(rinfo.address) === this.remoteIp;
+  /**
+   * SDP may write an address in any textual form (0:0:0:0:0:0:0:1 is ::1): compare canonical
+   * forms. Until the SDP address has sent anything, also latch onto another address that sends
+   * from the negotiated port: a host with several addresses and a wildcard-bound socket sends
+   * from whichever its routing picks, not from its c= line.
+   */
+  private fromRemote(rinfo: dgram.RemoteInfo, port: number): boolean {
+    const a = canonicalIp(rinfo.address);
+    if (a === this.remoteIp || a === this.latchedIp) return true;
+    if (this.latchedIp === undefined && this.primarySsrc === undefined && rinfo.port === port) {
+      this.latchedIp = a;
+      return true;
+    }
+    return false;
   }
 
   private onRtp(buf: Buffer, rinfo: dgram.RemoteInfo): void {
     const at = performance.now();
-    if (!this.fromRemote(rinfo)) {
+    if (!this.fromRemote(rinfo, this.opts.remote.port)) {
       this.rejects.unexpectedSource++;
       return;
     }
@@ -349,17 +379,23 @@ export class RtpSession {
       return;
     }
     if (this.opts.role !== "probe" || p.payloadType !== this.opts.payloadType) return;
-    const m = readMarker(p.payload, this.law);
-    if (!m || m.tag !== this.tag || this.returnedIdx.has(m.index)) return;
-    const sent = this.sentAt.get(m.index);
-    if (sent === undefined) return;
-    this.returnedIdx.add(m.index);
-    this.rtts.push(at - sent);
-    if (this.rtts.length > MAX_TRACKED_FRAMES) this.rtts.shift();
+    const audio = decodeG711(p.payload, this.law);
+    const window = new Int16Array(this.previousAudio.length + audio.length);
+    window.set(this.previousAudio);
+    window.set(audio, this.previousAudio.length);
+    this.previousAudio = audio;
+    for (const m of findMarkers(window)) {
+      if (m.tag !== this.tag || this.returnedIdx.has(m.index)) continue;
+      const sent = this.sentAt.get(m.index);
+      if (sent === undefined) continue;
+      this.returnedIdx.add(m.index);
+      this.rtts.push(at - sent);
+      if (this.rtts.length > MAX_TRACKED_FRAMES) this.rtts.shift();
+    }
   }
 
   private onRtcp(buf: Buffer, rinfo: dgram.RemoteInfo): void {
-    if (!this.fromRemote(rinfo)) {
+    if (!this.fromRemote(rinfo, this.opts.remote.rtcpPort ?? this.opts.remote.port + 1)) {
       this.rejects.unexpectedSource++;
       return;
     }
