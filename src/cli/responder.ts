@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import type { Argv, CommandModule } from "yargs";
 import { parseHostPort, parseListen } from "../config/common-schema.js";
-import { ConfigError, loadConfigFile, validateConfig } from "../config/load.js";
+import { ConfigError, readConfigFile, validateConfig } from "../config/load.js";
 import { type ResponderConfig, responderConfigSchema } from "../config/responder-config.js";
 import { readSecret, SecretError } from "../config/secrets.js";
 import { createLogger, type LogFormat, type LogLevel } from "../log.js";
@@ -28,6 +28,7 @@ interface ResponderArgs {
   "ring-ms"?: number;
   media?: "loopback" | "echo" | "none";
   "max-concurrent"?: number;
+  "max-concurrent-per-caller"?: number;
   "per-caller-per-minute"?: number;
   "log-level": LogLevel;
   "log-format": LogFormat;
@@ -35,9 +36,9 @@ interface ResponderArgs {
 
 /** Merges flags over the configuration file (or builds one from flags alone) and validates the result. */
 export function responderSettings(args: ResponderArgs): ResponderConfig {
-  const fromFile = args.config
-    ? (loadConfigFile(args.config, responderConfigSchema).responder as Record<string, unknown>)
-    : {};
+  // Flags complete or override the file, so the file is validated only after they are merged in.
+  const raw = args.config ? readConfigFile(args.config) : {};
+  const fromFile = ((raw as { responder?: unknown } | null)?.responder ?? {}) as Record<string, unknown>;
   const merged: Record<string, unknown> = { ...fromFile };
   const set = (key: string, value: unknown) => {
     if (value !== undefined) merged[key] = value;
@@ -56,10 +57,17 @@ export function responderSettings(args: ResponderArgs): ResponderConfig {
       ...(args.media !== undefined ? { media: args.media } : {}),
     };
   }
-  if (args["max-concurrent"] !== undefined || args["per-caller-per-minute"] !== undefined) {
+  if (
+    args["max-concurrent"] !== undefined ||
+    args["max-concurrent-per-caller"] !== undefined ||
+    args["per-caller-per-minute"] !== undefined
+  ) {
     merged.limits = {
       ...((fromFile.limits as object | undefined) ?? {}),
       ...(args["max-concurrent"] !== undefined ? { concurrentTests: args["max-concurrent"] } : {}),
+      ...(args["max-concurrent-per-caller"] !== undefined
+        ? { concurrentPerCaller: args["max-concurrent-per-caller"] }
+        : {}),
       ...(args["per-caller-per-minute"] !== undefined
         ? { perCallerPerMinute: args["per-caller-per-minute"] }
         : {}),
@@ -84,8 +92,21 @@ export function responderSettings(args: ResponderArgs): ResponderConfig {
       "give at least one listener, e.g. --listen udp:0.0.0.0:5060, or a --config file",
     );
   }
-  return validateConfig({ responder: merged }, responderConfigSchema, args.config ?? "command line")
-    .responder;
+  const top = { ...((raw as Record<string, unknown> | null) ?? {}), responder: merged };
+  const settings = validateConfig(top, responderConfigSchema, args.config ?? "command line").responder;
+  if (settings.listen.some((l) => l.startsWith("tls:")) && !settings.tls) {
+    throw new UsageError(
+      "--tls-cert",
+      "a tls listener needs --tls-cert and --tls-key (or responder.tls.certFile and keyFile)",
+    );
+  }
+  if (!settings.tls && (args["tls-ca"] !== undefined || args["tls-client-cert"] !== undefined)) {
+    throw new UsageError(
+      args["tls-ca"] !== undefined ? "--tls-ca" : "--tls-client-cert",
+      "applies to tls listeners: give --tls-cert and --tls-key too",
+    );
+  }
+  return settings;
 }
 
 function readFileOrFail(where: string, path: string): string {
@@ -156,6 +177,11 @@ export function responderCommand(setExit: (code: number) => void): CommandModule
           describe: "Mirror the caller's media (default loopback; echo is the same for non-RFC 6849 callers)",
         })
         .option("max-concurrent", { type: "number", describe: "Test calls at once before 486 (default 20)" })
+        .option("max-concurrent-per-caller", {
+          type: "number",
+          describe:
+            "Test calls one caller (agent, else source address) may hold at once before 486 (default: a quarter of --max-concurrent)",
+        })
         .option("per-caller-per-minute", {
           type: "number",
           describe: "Tests per caller per minute before 486 (default 30)",
@@ -248,6 +274,7 @@ export function responderCommand(setExit: (code: number) => void): CommandModule
           holdSeconds: settings.answer.holdSeconds,
           media: settings.answer.media,
           maxConcurrent: settings.limits.concurrentTests,
+          maxConcurrentPerCaller: settings.limits.concurrentPerCaller,
           perCallerPerMinute: settings.limits.perCallerPerMinute,
           allow: settings.access.allow,
           agents,

@@ -17,7 +17,8 @@ export function parseListen(spec: string): ListenAddress | undefined {
   if (!m) return undefined;
   const port = Number(m[3]);
   const host = m[2]!.replace(/^\[|\]$/g, "");
-  if (port < 1 || port > 65535 || isIP(host) === 0) return undefined;
+  // Port 0 lets the system pick one; the bound port is logged at start.
+  if (port > 65535 || isIP(host) === 0) return undefined;
   return { protocol: m[1] as ListenProtocol, host, port };
 }
 

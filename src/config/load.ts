@@ -59,6 +59,11 @@ export function validateConfig<T>(data: unknown, schema: z.ZodType<T>, file: str
 
 /** Reads a YAML file and validates it; throws ConfigError for unreadable files, bad YAML or bad values. */
 export function loadConfigFile<T>(file: string, schema: z.ZodType<T>): T {
+  return validateConfig(readConfigFile(file), schema, file);
+}
+
+/** Reads a YAML file into plain data, unvalidated (to merge command-line flags in first). */
+export function readConfigFile(file: string): unknown {
   let text: string;
   try {
     text = readFileSync(file, "utf8");
@@ -80,5 +85,5 @@ export function loadConfigFile<T>(file: string, schema: z.ZodType<T>): T {
       })),
     );
   }
-  return validateConfig(doc.toJS(), schema, file);
+  return doc.toJS();
 }

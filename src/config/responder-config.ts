@@ -71,6 +71,8 @@ export const responderConfigSchema = z
         limits: z
           .object({
             concurrentTests: z.number().int().min(1).default(20),
+            /** Per caller (agent, else source address); a quarter of concurrentTests when absent. */
+            concurrentPerCaller: z.number().int().min(1).optional(),
             perCallerPerMinute: z.number().int().min(1).default(30),
           })
           .strict()

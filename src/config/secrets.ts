@@ -6,13 +6,21 @@ import { z } from "zod";
  * variable that holds it.
  */
 export const secretRef = z
-  .object({
-    file: z.string().min(1, "the path of a file holding the secret").optional(),
-    env: z
-      .string()
-      .regex(/^[A-Z_][A-Z0-9_]*$/, "an environment variable name in capitals, e.g. PROBE112_AGENT_SECRET")
-      .optional(),
-  })
+  .object(
+    {
+      file: z.string().min(1, "the path of a file holding the secret").optional(),
+      env: z
+        .string()
+        .regex(/^[A-Z_][A-Z0-9_]*$/, "an environment variable name in capitals, e.g. PROBE112_AGENT_SECRET")
+        .optional(),
+    },
+    {
+      error: (issue) =>
+        issue.code === "invalid_type"
+          ? "a secret is a reference, { file: PATH } or { env: NAME }, never the secret itself"
+          : undefined,
+    },
+  )
   .strict()
   .refine((s) => (s.file === undefined) !== (s.env === undefined), {
     message: "give exactly one of `file` or `env`; secrets are never written in the configuration",

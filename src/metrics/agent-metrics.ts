@@ -3,6 +3,7 @@ import type { CheckSpec } from "../config/agent-config.js";
 import type { SipCallResult } from "../results/result.js";
 import { CALL_OUTCOMES } from "../sip/outcome.js";
 import { registerBuildInfo, VERSION } from "./build-info.js";
+import { registerProcessMetrics } from "./process-metrics.js";
 
 /** Call-setup buckets (seconds): emergency routes can take tens of seconds to answer. */
 const SETUP_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 8, 12, 20, 30, 45, 60];
@@ -58,7 +59,7 @@ export class AgentMetrics {
   constructor(agent: { id: string; operator: string; region: string }) {
     const registers = [this.registry];
     registerBuildInfo(this.registry);
-    collectDefaultMetrics({ register: this.registry });
+    registerProcessMetrics(this.registry);
     new Gauge({
       name: "probe112_agent_info",
       help: "The agent exporting these metrics: who runs it and where; always 1.",

@@ -2,6 +2,7 @@ import { Counter, collectDefaultMetrics, Gauge, Registry } from "prom-client";
 import type { RejectReason, TokenState } from "../responder/access-policy.js";
 import type { CallerIdCheck } from "../responder/caller-id.js";
 import { registerBuildInfo } from "./build-info.js";
+import { registerProcessMetrics } from "./process-metrics.js";
 
 /** How a test call the answering point accepted ended. */
 export type ResponderCallOutcome = "completed" | "cancelled" | "no_ack";
@@ -13,6 +14,7 @@ export const REJECT_REASONS: readonly RejectReason[] = [
   "bad_token",
   "bad_credentials",
   "busy_concurrency",
+  "busy_caller",
   "busy_rate",
   "bad_sdp",
   "overload",
@@ -34,13 +36,14 @@ export class ResponderMetrics {
   readonly tokens: Counter<"state" | "via">;
   readonly concurrent: Gauge;
   readonly options: Counter;
+  readonly challenges: Counter;
   readonly dropped: Counter<"transport" | "reason">;
   readonly lastTest: Gauge<"agent" | "path">;
 
   constructor(known: ReadonlyArray<{ agent: string; path: string }> = []) {
     const registers = [this.registry];
     registerBuildInfo(this.registry);
-    collectDefaultMetrics({ register: this.registry });
+    registerProcessMetrics(this.registry);
     this.testCalls = new Counter({
       name: "probe112_responder_test_calls_total",
       help: "Test calls answered, by calling agent, path and how they ended (completed: hung up normally).",
@@ -80,6 +83,11 @@ export class ResponderMetrics {
     this.concurrent = new Gauge({
       name: "probe112_responder_concurrent_tests",
       help: "Test calls in progress.",
+      registers,
+    });
+    this.challenges = new Counter({
+      name: "probe112_responder_challenges_total",
+      help: "Digest challenges (401) sent to callers with no other way in.",
       registers,
     });
     this.options = new Counter({

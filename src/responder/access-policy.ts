@@ -16,6 +16,7 @@ export type RejectReason =
   | "bad_token"
   | "bad_credentials"
   | "busy_concurrency"
+  | "busy_caller"
   | "busy_rate"
   | "bad_sdp"
   | "overload"

@@ -28,6 +28,8 @@ export interface ResponderOptions {
   readonly holdSeconds: number;
   readonly media: MediaMode;
   readonly maxConcurrent: number;
+  /** Test calls one caller may hold at once; a quarter of maxConcurrent when absent. */
+  readonly maxConcurrentPerCaller?: number | undefined;
   readonly perCallerPerMinute: number;
   readonly allow: readonly string[];
   readonly agents: ReadonlyArray<{ agent: AgentEntry; secret: string }>;
@@ -84,6 +86,8 @@ export class Responder {
     );
     const rate = new RateLimiter(o.perCallerPerMinute);
     const active = { count: 0 };
+    const perCaller = new Map<string, number>();
+    const maxConcurrentPerCaller = o.maxConcurrentPerCaller ?? Math.max(1, Math.floor(o.maxConcurrent / 4));
     const parts: Array<{ transport: SipTransportBase; uas: SipUas; bound: BoundListener }> = [];
     try {
       for (const l of o.listen) {
@@ -132,6 +136,8 @@ export class Responder {
           media: o.media,
           mediaAddress: host.replace(/^\[|\]$/g, ""),
           maxConcurrent: o.maxConcurrent,
+          maxConcurrentPerCaller,
+          perCaller,
           policy,
           rate,
           metrics: o.metrics,

@@ -20,6 +20,10 @@ export interface HandlerContext {
   readonly media: MediaMode;
   readonly mediaAddress: string;
   readonly maxConcurrent: number;
+  /** Test calls one caller (agent, else source address) may hold at once. */
+  readonly maxConcurrentPerCaller: number;
+  /** Shared across listeners: test calls in progress per caller. */
+  readonly perCaller: Map<string, number>;
   readonly policy: AccessPolicy;
   readonly rate: RateLimiter;
   readonly metrics: ResponderMetrics;
@@ -35,6 +39,7 @@ const REJECT_STATUS: Readonly<Record<RejectReason, number>> = {
   bad_token: 403,
   bad_credentials: 403,
   busy_concurrency: 486,
+  busy_caller: 486,
   busy_rate: 486,
   bad_sdp: 488,
   overload: 503,
@@ -72,13 +77,18 @@ export async function handleTestCall(ctx: HandlerContext, inv: IncomingInvite): 
   if (!decision.granted) {
     if ("challenge" in decision) {
       inv.reject(401, { headers: [`WWW-Authenticate: ${decision.challenge}`] });
+      ctx.metrics.challenges.inc();
+      void record(ctx, "challenged", { ...base, status: 401 });
       return;
     }
     return refuse(decision.reason, decision.identity);
   }
+  // Per caller first: one caller (a flood, a stuck agent) must not take every slot from the others.
+  const caller = decision.identity.agent?.id ?? inv.source.address;
+  if (!ctx.rate.allow(caller, Date.now())) return refuse("busy_rate", decision.identity);
+  if ((ctx.perCaller.get(caller) ?? 0) >= ctx.maxConcurrentPerCaller)
+    return refuse("busy_caller", decision.identity);
   if (ctx.active.count >= ctx.maxConcurrent) return refuse("busy_concurrency", decision.identity);
-  const rateKey = decision.identity.agent?.id ?? inv.source.address;
-  if (!ctx.rate.allow(rateKey, Date.now())) return refuse("busy_rate", decision.identity);
 
   const digits: string[] = [];
   const sdh = new ProbeSessionDescriptionHandler({
@@ -96,6 +106,7 @@ export async function handleTestCall(ctx: HandlerContext, inv: IncomingInvite): 
   }
 
   ctx.active.count++;
+  ctx.perCaller.set(caller, (ctx.perCaller.get(caller) ?? 0) + 1);
   ctx.metrics.concurrent.set(ctx.active.count);
   let cancelled = false;
   inv.onCancel(() => {
@@ -136,12 +147,19 @@ export async function handleTestCall(ctx: HandlerContext, inv: IncomingInvite): 
       { contentType: "text/plain", body: text, disposition: "render;handling=optional" },
     ]);
     const answered = inv.accept({ body });
-    const hold = setTimeout(() => void answered.bye(), ctx.holdSeconds * 1000);
+    // The hold runs from the ACK: a BYE must not overtake it (RFC 3261 §15).
+    let hold: NodeJS.Timeout | undefined;
+    void answered.acked.then((ok) => {
+      if (ok) hold = setTimeout(() => void answered.bye(), ctx.holdSeconds * 1000);
+    });
     const end = await answered.ended;
     clearTimeout(hold);
     finishCall(ctx, call, end.by === "no_ack" ? "no_ack" : "completed", end, decision.by);
   } finally {
     ctx.active.count--;
+    const left = (ctx.perCaller.get(caller) ?? 1) - 1;
+    if (left > 0) ctx.perCaller.set(caller, left);
+    else ctx.perCaller.delete(caller);
     ctx.metrics.concurrent.set(ctx.active.count);
   }
 }

@@ -300,22 +300,24 @@ export class SipUas {
     this.dialogs.set(d.id, d);
     this.send(ok);
     this.retransmitOk(d, RFC3261_TIMERS.t1, 0);
-    return { callId, acked, ended, bye: () => this.sendBye(d) };
+    // RFC 3261 §15: the callee must not send BYE before the ACK for its 2xx (or the ACK timeout).
+    return { callId, acked, ended, bye: () => acked.then((ok) => (ok ? this.sendBye(d) : null)) };
   }
 
   /** RFC 3261 §13.3.1.4: resend the 2xx at T1, doubling to T2, until the ACK; give up after 64·T1. */
   private retransmitOk(d: DialogState, interval: number, elapsed: number): void {
+    const wait = Math.min(interval, LIFETIME_MS - elapsed);
     d.ackTimer = setTimeout(() => {
       if (d.over) return;
-      const next = elapsed + interval;
+      const next = elapsed + wait;
       if (next >= LIFETIME_MS) {
         d.ackResolve(false);
-        void this.sendBye(d).then((status) => this.endDialog(d, { by: "no_ack", byeStatus: status }));
+        void this.sendBye(d, "no_ack");
         return;
       }
       this.send(d.okResponse);
       this.retransmitOk(d, Math.min(interval * 2, RFC3261_TIMERS.t2), next);
-    }, interval);
+    }, wait);
   }
 
   private onAck(req: SipRequestView): void {
@@ -364,7 +366,7 @@ export class SipUas {
   }
 
   /** Sends a BYE in the dialog (RFC 3261 §15.1.1); resolves with the final status or null. */
-  private sendBye(d: DialogState): Promise<number | null> {
+  private sendBye(d: DialogState, by: "local" | "no_ack" = "local"): Promise<number | null> {
     if (d.over) return Promise.resolve(null);
     d.over = true;
     clearTimeout(d.ackTimer);
@@ -391,7 +393,7 @@ export class SipUas {
     });
     this.send(bye);
     return result.then((status) => {
-      this.endDialog(d, { by: "local", byeStatus: status });
+      this.endDialog(d, { by, byeStatus: status });
       return status;
     });
   }
@@ -450,6 +452,8 @@ export class SipUas {
     if (this.finished.size < 256) return;
     const now = Date.now();
     for (const [k, v] of this.finished) if (v.expires < now) this.finished.delete(k);
+    // A flood of distinct requests must not grow this without bound: forget the oldest answers.
+    while (this.finished.size > this.maxTx) this.finished.delete(this.finished.keys().next().value!);
   }
 
   private send(message: string): void {

@@ -43,6 +43,8 @@ export interface KamailioOptions {
   /** Run inside this network namespace. */
   netns?: string;
   readyTimeoutMs?: number;
+  /** Headers removed from initial requests before relaying them, as an SBC strips what it does not know. */
+  removeHeaders?: string[];
 }
 
 /** A running Kamailio proxy. */
@@ -169,7 +171,7 @@ request_route {
 
   # Initial requests from here on; a preloaded Route to us must not be forwarded.
   remove_hf("Route");
-
+${(options.removeHeaders ?? []).map((h) => `  remove_hf(${quote(h)});\n`).join("")}
   if (uri == myself && $rU == $null) {
     if (is_method("OPTIONS")) {
       sl_send_reply("200", "OK");
