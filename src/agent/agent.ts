@@ -3,10 +3,12 @@ import { type AgentConfig, type CheckSpec, expandChecks } from "../config/agent-
 import { parseHostPort } from "../config/common-schema.js";
 import { readSecret } from "../config/secrets.js";
 import { AgentMetrics } from "../metrics/agent-metrics.js";
+import { CellBroadcastMetrics } from "../metrics/cell-broadcast-metrics.js";
 import { type MetricsServer, startMetricsServer } from "../metrics/metrics-server.js";
+import { CellBroadcastProbe } from "../probes/cell-broadcast-probe.js";
 import { SipCallProbe } from "../probes/sip-call-probe.js";
 import { Journal } from "../results/journal.js";
-import type { Attempt, SipCallResult } from "../results/result.js";
+import type { Attempt, CellBroadcastResult, SipCallResult } from "../results/result.js";
 import { handleApi } from "./http-api.js";
 import { inMaintenance } from "./maintenance.js";
 import { ResultStore } from "./result-store.js";
@@ -45,9 +47,14 @@ function loadSecrets(c: AgentConfig): LoadedSecrets {
  */
 export class Agent {
   readonly metrics: AgentMetrics;
+  readonly cbMetrics: CellBroadcastMetrics;
   readonly results = new ResultStore();
   private checks: CheckSpec[] = [];
   private probes = new Map<string, SipCallProbe>();
+  /** Cell-broadcast probes, one per modem, and the modem configuration they were built from. */
+  private modemProbes: CellBroadcastProbe[] = [];
+  private modemConfig = "[]";
+  private modemsChanging: Promise<void> = Promise.resolve();
   private secrets: LoadedSecrets;
   private http: MetricsServer | undefined;
   private ready = false;
@@ -60,6 +67,7 @@ export class Agent {
     secrets: LoadedSecrets,
   ) {
     this.metrics = new AgentMetrics(config.agent);
+    this.cbMetrics = new CellBroadcastMetrics(this.metrics.registry);
     this.secrets = secrets;
   }
 
@@ -160,6 +168,9 @@ export class Agent {
   async stop(): Promise<void> {
     this.ready = false;
     await this.scheduler.stop();
+    await this.modemsChanging;
+    await Promise.all(this.modemProbes.map((p) => p.stop()));
+    this.modemProbes = [];
     await this.http?.close();
     await this.journal?.close();
   }
@@ -177,6 +188,7 @@ export class Agent {
       }
     }
     this.metrics.declareChecks(this.checks);
+    this.applyModems(c);
     this.results.retain(new Set(this.checks.map((s) => s.name)));
     this.scheduler.setChecks(
       this.checks.map((s) => ({
@@ -199,6 +211,39 @@ export class Agent {
     const result = await probe.run({ attempt, signal });
     await this.publish(result);
     return { success: result.success, probeError: result.outcome === "probe_error" };
+  }
+
+  /** Restarts the cell-broadcast probes when the modems changed (the ports are reopened). */
+  private applyModems(c: AgentConfig): void {
+    const modems = c.modems ?? [];
+    const key = JSON.stringify(modems);
+    if (key === this.modemConfig) return;
+    this.modemConfig = key;
+    const old = this.modemProbes;
+    const ctx = { agent: c.agent.id, logger: this.logger };
+    this.modemProbes = modems.map((m) => new CellBroadcastProbe(m, ctx));
+    this.cbMetrics.declareModems(modems);
+    const started = this.modemProbes;
+    // The old probes must let go of their ports before the new ones open them.
+    this.modemsChanging = this.modemsChanging
+      .then(() => Promise.all(old.map((p) => p.stop())))
+      .then(() => {
+        for (const p of started) p.start((r) => void this.publishCellBroadcast(r));
+      });
+  }
+
+  /** Cell-broadcast results take the same path as calls: journal first, then metrics. */
+  private async publishCellBroadcast(r: CellBroadcastResult): Promise<void> {
+    try {
+      await this.journal?.append("result", { ...r });
+    } catch (e) {
+      this.metrics.journalErrors.inc();
+      this.logger.error(
+        { err: (e as Error).message, check: r.check },
+        "could not write the result to the journal",
+      );
+    }
+    this.cbMetrics.record(r);
   }
 
   /** Journal first, durably; then metrics and the store. A journal failure never stops probing. */

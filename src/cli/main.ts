@@ -2,6 +2,7 @@ import yargs from "yargs";
 import { LOG_LEVELS } from "../log.js";
 import { agentCommand } from "./agent.js";
 import { callCommand } from "./call.js";
+import { cbCommand } from "./cb.js";
 import { configCommand } from "./config.js";
 import { demoCommand } from "./demo.js";
 import { responderCommand } from "./responder.js";
@@ -36,6 +37,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     .command(agentCommand((code) => (exitCode = code)))
     .command(configCommand((code) => (exitCode = code)))
     .command(demoCommand((code) => (exitCode = code)))
+    .command(cbCommand((code) => (exitCode = code)))
     .demandCommand(1, "Name a command: see the list above.")
     .strict()
     .recommendCommands()

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { parseSipUri } from "../sip/sip-uri.js";
 import { hostPort, ipAddress, labelName } from "./common-schema.js";
+import { modemsSchema } from "./modem-config.js";
 import { secretRef } from "./secrets.js";
 
 const sipUri = (what: string) =>
@@ -127,7 +128,7 @@ export const agentConfigSchema = z
           .default({ listen: "127.0.0.1:9113" }),
         journalDir: z.string().min(1).optional(),
         /** Hard cap over all checks: the agent must never flood the 112 chain. */
-        maxCallsPerMinute: z.number().int().min(1).max(600).default(30),
+        maxCallsPerMinute: z.number().int().min(1).max(6000).default(30),
         maintenance: z.array(maintenanceWindow).default([]),
       })
       .strict()
@@ -138,6 +139,8 @@ export const agentConfigSchema = z
     paths: z.array(path).min(1),
     destinations: z.array(destination).min(1),
     checks: z.array(check).min(1),
+    /** Cell-broadcast receivers: one modem per operator network (NL-Alert monitoring). */
+    modems: modemsSchema.optional(),
   })
   .strict()
   .superRefine((c, ctx) => {

@@ -13,3 +13,16 @@ export interface Probe {
   readonly check: string;
   run(run: ProbeRun): Promise<ProbeResult>;
 }
+
+/**
+ * A probe that listens instead of being scheduled (a cell-broadcast receiver): its results come
+ * when something happens, each one to `publish`, in order.
+ */
+export interface ListeningProbe<R extends ProbeResult = ProbeResult> {
+  readonly kind: string;
+  readonly check: string;
+  /** Starts listening; never throws (a missing device is reported and retried). */
+  start(publish: (r: R) => void): void;
+  /** Stops listening and releases the device. */
+  stop(): Promise<void>;
+}
