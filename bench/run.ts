@@ -4,17 +4,31 @@ import { delimiter, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { killAll } from "../test/support/process.js";
+import { type AgentBenchReport, formatAgentSummary, runAgentBench } from "./agent.js";
 import { type CallCostReport, formatCostSummary, GNU_TIME, runCallCost } from "./call-cost.js";
 import { type Environment, environmentInfo } from "./environment.js";
 import { note } from "./progress.js";
+import { formatRtpStreamsSummary, type RtpStreamsReport, runRtpStreams } from "./rtp-streams.js";
 import { formatTimingSummary, runTimingAccuracy, type TimingAccuracyReport } from "./timing-accuracy.js";
 
-const USAGE = `Usage: npm run bench -- [--calls N] [--cost-runs N] [--ring-ms MS] [--answer-ms MS] [--hold S]
-  --calls      sequential calls for the timing-accuracy benchmark (default 50)
-  --cost-runs  calls measured with ${GNU_TIME} for the call-cost benchmark (default 10)
-  --ring-ms    SIPp's delay before 180 Ringing (default 100)
-  --answer-ms  SIPp's further delay before 200 OK (default 200)
-  --hold       seconds each call is held (default 0.2)`;
+const BENCHMARKS = ["timing-accuracy", "call-cost", "rtp-streams", "agent"] as const;
+type BenchmarkName = (typeof BENCHMARKS)[number];
+
+const USAGE = `Usage: npm run bench -- [--only NAME,…] [--calls N] [--cost-runs N] [--ring-ms MS] [--answer-ms MS] [--hold S]
+                          [--streams N,…] [--stream-seconds S]
+                          [--agent-paths N] [--agent-interval S] [--agent-seconds S] [--agent-media echo|none]
+  --only            run only these benchmarks: ${BENCHMARKS.join(", ")} (default all)
+  --calls           sequential calls for the timing-accuracy benchmark (default 50)
+  --cost-runs       calls measured with ${GNU_TIME} for the call-cost benchmark (default 10)
+  --ring-ms         SIPp's delay before 180 Ringing (default 100)
+  --answer-ms       SIPp's further delay before 200 OK (default 200)
+  --hold            seconds each call is held (default 0.2)
+  --streams         concurrent RTP streams per run of the rtp-streams benchmark (default 1,50,200)
+  --stream-seconds  measured seconds per rtp-streams run, after 2 s of warm-up (default 10)
+  --agent-paths     paths of the agent benchmark, each probed to 3 destinations (default 50)
+  --agent-interval  seconds between the calls of each check in the agent benchmark (default 10)
+  --agent-seconds   measured seconds of the agent benchmark, after two intervals of warm-up (default 120)
+  --agent-media     media of the agent benchmark's calls: echo (SIPp -rtp_echo) or none (default echo)`;
 
 /** The checkout: compiled, this file runs from bench/build/bench/, so look upwards. */
 function repositoryRoot(): string {
@@ -66,14 +80,28 @@ async function main(): Promise<number> {
     return 2;
   }
   const root = repositoryRoot();
-  const missing = ["sipp", "tshark", GNU_TIME].filter((c) => !onPath(c));
-  if (missing.length > 0) {
-    process.stderr.write(`bench: missing ${missing.join(", ")}: run ./scripts/install-deps\n`);
-    return 1;
+  const selected = (name: BenchmarkName) => options.only.includes(name);
+  // The SIP benchmarks run the built CLI against SIPp; the RTP one runs sessions in-process.
+  if (selected("timing-accuracy") || selected("call-cost")) {
+    const missing = ["sipp", "tshark", GNU_TIME].filter((c) => !onPath(c));
+    if (missing.length > 0) {
+      process.stderr.write(`bench: missing ${missing.join(", ")}: run ./scripts/install-deps\n`);
+      return 1;
+    }
+    if (!existsSync(join(root, "dist/cli/main.js"))) {
+      process.stderr.write("bench: dist/ is missing: run npm run build (npm run bench does)\n");
+      return 1;
+    }
   }
-  if (!existsSync(join(root, "dist/cli/main.js"))) {
-    process.stderr.write("bench: dist/ is missing: run npm run build (npm run bench does)\n");
-    return 1;
+  if (selected("agent")) {
+    if (!onPath("sipp")) {
+      process.stderr.write("bench: missing sipp: run ./scripts/install-deps\n");
+      return 1;
+    }
+    if (!existsSync(join(root, "dist/cli/main.js"))) {
+      process.stderr.write("bench: dist/ is missing: run npm run build (npm run bench does)\n");
+      return 1;
+    }
   }
   const resultsDir = join(root, "bench/results");
   mkdirSync(resultsDir, { recursive: true });
@@ -81,50 +109,96 @@ async function main(): Promise<number> {
   let failed = false;
 
   let timing: TimingAccuracyReport | undefined;
-  try {
-    timing = await runTimingAccuracy({
-      root,
-      calls: options.calls,
-      ringMs: options.ringMs,
-      answerMs: options.answerMs,
-      holdSeconds: options.hold,
-      captureFile: join(resultsDir, "timing-accuracy.pcapng"),
-    });
-    writeResult(join(resultsDir, "timing-accuracy.json"), timing, environment);
-    if (timing.calls.compared === 0) {
-      note("bench: timing accuracy: no call could be compared with the capture");
+  if (selected("timing-accuracy"))
+    try {
+      timing = await runTimingAccuracy({
+        root,
+        calls: options.calls,
+        ringMs: options.ringMs,
+        answerMs: options.answerMs,
+        holdSeconds: options.hold,
+        captureFile: join(resultsDir, "timing-accuracy.pcapng"),
+      });
+      writeResult(join(resultsDir, "timing-accuracy.json"), timing, environment);
+      if (timing.calls.compared === 0) {
+        note("bench: timing accuracy: no call could be compared with the capture");
+        failed = true;
+      }
+    } catch (e) {
+      note(`bench: timing accuracy could not run: ${(e as Error).message}`);
       failed = true;
     }
-  } catch (e) {
-    note(`bench: timing accuracy could not run: ${(e as Error).message}`);
-    failed = true;
-  }
 
   let cost: CallCostReport | undefined;
-  try {
-    cost = await runCallCost({
-      root,
-      runs: options.costRuns,
-      ringMs: options.ringMs,
-      answerMs: options.answerMs,
-      holdSeconds: options.hold,
-    });
-    writeResult(join(resultsDir, "call-cost.json"), cost, environment);
-    if (cost.measured === 0) {
-      note("bench: call cost: no run was measured");
+  if (selected("call-cost"))
+    try {
+      cost = await runCallCost({
+        root,
+        runs: options.costRuns,
+        ringMs: options.ringMs,
+        answerMs: options.answerMs,
+        holdSeconds: options.hold,
+      });
+      writeResult(join(resultsDir, "call-cost.json"), cost, environment);
+      if (cost.measured === 0) {
+        note("bench: call cost: no run was measured");
+        failed = true;
+      }
+    } catch (e) {
+      note(`bench: call cost could not run: ${(e as Error).message}`);
       failed = true;
     }
-  } catch (e) {
-    note(`bench: call cost could not run: ${(e as Error).message}`);
-    failed = true;
-  }
+
+  let streams: RtpStreamsReport | undefined;
+  if (selected("rtp-streams"))
+    try {
+      streams = await runRtpStreams({
+        streams: options.streams,
+        warmupSeconds: 2,
+        measureSeconds: options.streamSeconds,
+      });
+      writeResult(join(resultsDir, "rtp-streams.json"), streams, environment);
+    } catch (e) {
+      note(`bench: rtp streams could not run: ${(e as Error).message}`);
+      failed = true;
+    }
+
+  let agent: AgentBenchReport | undefined;
+  if (selected("agent"))
+    try {
+      agent = await runAgentBench({
+        root,
+        paths: options.agentPaths,
+        destinations: 3,
+        intervalSeconds: options.agentInterval,
+        measureSeconds: options.agentSeconds,
+        holdSeconds: 1,
+        media: options.agentMedia,
+      });
+      writeResult(join(resultsDir, "agent.json"), agent, environment);
+      if (agent.window.calls === 0) {
+        note("bench: agent: no call was placed in the measured window");
+        failed = true;
+      }
+    } catch (e) {
+      note(`bench: agent could not run: ${(e as Error).message}`);
+      failed = true;
+    }
 
   note("");
   const env = `node ${environment.node}, ${environment.cpuModel} ×${environment.cpuCount}, load ${environment.loadAverage.join(" ")}, commit ${environment.gitCommit?.slice(0, 12) ?? "unknown"}${environment.gitDirty ? " (modified)" : ""}`;
   const out: string[] = [env];
   if (timing) out.push("", formatTimingSummary(timing));
   if (cost) out.push("", formatCostSummary(cost));
-  out.push("", `Results in ${resultsDir}/ (timing-accuracy.json, call-cost.json, timing-accuracy.pcapng)`);
+  if (streams) out.push("", formatRtpStreamsSummary(streams));
+  if (agent) out.push("", formatAgentSummary(agent));
+  const files = [
+    ...(timing ? ["timing-accuracy.json", "timing-accuracy.pcapng"] : []),
+    ...(cost ? ["call-cost.json"] : []),
+    ...(streams ? ["rtp-streams.json"] : []),
+    ...(agent ? ["agent.json"] : []),
+  ];
+  out.push("", files.length ? `Results in ${resultsDir}/ (${files.join(", ")})` : "No results written.");
   process.stdout.write(`${out.join("\n")}\n`);
   return failed ? 1 : 0;
 }
@@ -132,21 +206,45 @@ async function main(): Promise<number> {
 function readOptions() {
   const { values } = parseArgs({
     options: {
+      only: { type: "string" },
       calls: { type: "string" },
       "cost-runs": { type: "string" },
       "ring-ms": { type: "string" },
       "answer-ms": { type: "string" },
       hold: { type: "string" },
+      streams: { type: "string" },
+      "stream-seconds": { type: "string" },
+      "agent-paths": { type: "string" },
+      "agent-interval": { type: "string" },
+      "agent-seconds": { type: "string" },
+      "agent-media": { type: "string" },
     },
     strict: true,
   });
+  const only = (values.only ?? BENCHMARKS.join(",")).split(",").map((s) => s.trim());
+  for (const name of only)
+    if (!(BENCHMARKS as readonly string[]).includes(name))
+      throw new Error(`--only takes ${BENCHMARKS.join(", ")}; got ${name}`);
+  const streams = (values.streams ?? "1,50,200").split(",").map((s) => Math.round(count("streams", s, 1, 1)));
   return {
+    only: only as BenchmarkName[],
+    streams,
+    streamSeconds: count("stream-seconds", values["stream-seconds"], 10, 1),
     calls: Math.round(count("calls", values.calls, 50, 1)),
     costRuns: Math.round(count("cost-runs", values["cost-runs"], 10, 1)),
     ringMs: count("ring-ms", values["ring-ms"], 100, 0),
     answerMs: count("answer-ms", values["answer-ms"], 200, 0),
     hold: count("hold", values.hold, 0.2, 0),
+    agentPaths: Math.round(count("agent-paths", values["agent-paths"], 50, 1)),
+    agentInterval: count("agent-interval", values["agent-interval"], 10, 1),
+    agentSeconds: count("agent-seconds", values["agent-seconds"], 120, 10),
+    agentMedia: agentMedia(values["agent-media"]),
   };
+}
+
+function agentMedia(value: string | undefined): "echo" | "none" {
+  if (value === undefined || value === "echo" || value === "none") return value ?? "echo";
+  throw new Error(`--agent-media takes echo or none; got ${value}`);
 }
 
 // SIPp and tshark run in their own process groups, so an interrupted benchmark must stop them itself.

@@ -92,6 +92,7 @@ export class Scheduler {
   private started = false;
   private stopping = false;
   private readonly abort = new AbortController();
+  private readonly fallbackRuns = new Set<Promise<void>>();
 
   constructor(
     private readonly hooks: SchedulerHooks,
@@ -152,7 +153,20 @@ export class Scheduler {
     this.clock.clearTimeout(this.capTimer);
     this.abort.abort();
     for (const w of this.capWaiters.splice(0)) w();
-    await Promise.all([...this.checks.values()].map((st) => st.running?.catch(() => undefined)));
+    await Promise.all([
+      ...[...this.checks.values()].map((st) => st.running?.catch(() => undefined)),
+      ...this.fallbackRuns,
+    ]);
+  }
+
+  /** Fallback calls run beside their check; stop() must wait for them too. */
+  private trackFallback(run: Promise<RunOutcome>): void {
+    const tracked = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.fallbackRuns.add(tracked);
+    void tracked.then(() => this.fallbackRuns.delete(tracked));
   }
 
   /** Whether a check currently counts as up. */
@@ -204,7 +218,7 @@ export class Scheduler {
       for (const fb of st.spec.fallbacks) {
         if (this.stopping) break;
         if (await this.takeBudget(false))
-          void this.hooks.run(st.spec.name, fb, "fallback", this.abort.signal).catch(() => undefined);
+          this.trackFallback(this.hooks.run(st.spec.name, fb, "fallback", this.abort.signal));
         else this.hooks.skipped?.(st.spec.name, "call_cap");
       }
     }

@@ -59,7 +59,7 @@ export function renderStatusPage(p: StatusPageInput): string {
     );
   const down = p.checks.filter((c) => p.up(c.name) === false).length;
   return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta http-equiv="refresh" content="30">
+<html lang="en"><head><meta charset="utf-8"><meta http-equiv="refresh" content="30"><link rel="icon" href="data:,">
 <title>probe112 ${escapeHtml(p.agent.id)}: ${down ? `${down} down` : "all up"}</title>
 <style>
 body{font:14px system-ui,sans-serif;margin:1.5em;color:#111}

@@ -80,6 +80,7 @@ export function agentCommand(setExit: (code: number) => void): CommandModule<obj
           agent.reload(loadConfigFile(args.config, agentConfigSchema));
           logger.info({ checks: agent.checkSpecs.length }, "configuration reloaded");
         } catch (e) {
+          agent.metrics.reloadOk.set(0);
           const why = e instanceof ConfigError ? e.describe() : (e as Error).message;
           logger.error({ problems: why }, "new configuration refused; the old one keeps running");
         }

@@ -1,4 +1,4 @@
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { CheckSpec } from "../config/agent-config.js";
 import type { SipCallResult } from "../results/result.js";
 import { CALL_OUTCOMES } from "../sip/outcome.js";
@@ -55,6 +55,8 @@ export class AgentMetrics {
   readonly reloadOk: Gauge;
   readonly reloadTime: Gauge;
   readonly sweeps: Counter<"result">;
+  /** The checks declared by the last (re)load, with their labels. */
+  private declared = new Map<string, Record<PathLabel, string>>();
 
   constructor(agent: { id: string; operator: string; region: string }) {
     const registers = [this.registry];
@@ -205,6 +207,7 @@ export class AgentMetrics {
   /** Declares the configured checks: info series and zeroed counters, so every series exists from the start. */
   declareChecks(checks: readonly CheckSpec[]): void {
     this.checkInfo.reset();
+    const next = new Map<string, Record<PathLabel, string>>();
     for (const c of checks) {
       const l = {
         check: c.name,
@@ -215,12 +218,28 @@ export class AgentMetrics {
         destination: c.destination.id,
         role: c.destination.role,
       };
+      next.set(c.name, l);
       this.checkInfo.set({ ...l, interval_seconds: String(c.intervalSeconds), media: c.media }, 1);
-      this.checkUp.set({ check: c.name }, 1);
+      // A reload must not declare a down check up: the scheduler reports only changes of state.
+      if (!this.declared.has(c.name)) this.checkUp.set({ check: c.name }, 1);
       for (const outcome of CALL_OUTCOMES) this.attempts.inc({ ...l, outcome, attempt: "scheduled" }, 0);
       for (const reason of ["overlap", "maintenance", "call_cap"])
         this.skipped.inc({ check: c.name, reason }, 0);
     }
+    // A check that is gone (or moved to other labels) must not leave a stale state behind: a
+    // check_up of 0 nobody updates would page forever.
+    for (const [name, old] of this.declared) {
+      const now = next.get(name);
+      if (now && Object.keys(old).every((k) => old[k as PathLabel] === now[k as PathLabel])) continue;
+      for (const g of [this.probeSuccess, this.mediaMos, this.mediaLoss, this.mediaJitter, this.mediaRtt])
+        g.remove(old);
+      if (!now) {
+        this.checkUp.remove({ check: name });
+        this.lastRun.remove({ check: name });
+        this.lastSuccess.remove({ check: name });
+      }
+    }
+    this.declared = next;
   }
 
   /** Sets a check's confirmed state. */

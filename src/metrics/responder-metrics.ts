@@ -1,4 +1,4 @@
-import { Counter, collectDefaultMetrics, Gauge, Registry } from "prom-client";
+import { Counter, Gauge, Registry } from "prom-client";
 import type { RejectReason, TokenState } from "../responder/access-policy.js";
 import type { CallerIdCheck } from "../responder/caller-id.js";
 import { registerBuildInfo } from "./build-info.js";

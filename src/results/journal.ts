@@ -38,7 +38,16 @@ export class Journal {
       await this.file?.handle.close();
       this.file = { day, handle: await open(join(this.dir, `${this.prefix}-${day}.jsonl`), "a", 0o640) };
     }
-    await this.file.handle.write(line);
-    await this.file.handle.datasync();
+    const handle = this.file.handle;
+    const bytes = Buffer.from(line);
+    const { size } = await handle.stat();
+    try {
+      // A short write (a full disk) must not leave half a line for the next record to join.
+      for (let off = 0; off < bytes.length; ) off += (await handle.write(bytes, off)).bytesWritten;
+      await handle.datasync();
+    } catch (e) {
+      await handle.truncate(size).catch(() => {});
+      throw e;
+    }
   }
 }

@@ -62,6 +62,8 @@ export interface CallFacts {
   readonly probeError: string | undefined;
   /** The overall timeout ended the call. */
   readonly timedOut: boolean;
+  /** We stopped the call (shutdown) before it had a final answer. */
+  readonly aborted?: boolean;
   readonly timeoutSeconds: number;
   /** INVITE copies sent, for the timeout reason. */
   readonly invitesSent: number;
@@ -74,6 +76,12 @@ export interface CallFacts {
 /** Chooses exactly one outcome and a human reason for it. */
 export function classifyCall(f: CallFacts): { outcome: CallOutcome; reason: string } {
   if (f.probeError) return { outcome: "probe_error", reason: f.probeError };
+  if (f.aborted && !(f.inviteFinal && f.inviteFinal.status < 300)) {
+    return {
+      outcome: "probe_error",
+      reason: "stopped before the call was answered: the prober is shutting down",
+    };
+  }
   const dropped = f.droppedSummary ? `; ${f.droppedSummary}` : "";
   const final = f.inviteFinal;
   if (final && final.status < 300) {

@@ -157,6 +157,8 @@ class TestCall {
   private transportError: { message: string; afterAnswer: boolean } | undefined;
   private probeError: string | undefined;
   private timedOut = false;
+  /** Stopped from outside (agent shutdown): our decision, never the provider's failure. */
+  private aborted = false;
   private cancelledByUs = false;
   private ringTimedOut = false;
   private hangup: "local" | "remote" | null = null;
@@ -218,7 +220,7 @@ class TestCall {
       this.finish();
     });
     const onAbort = () => {
-      this.timedOut = true;
+      this.aborted = true;
       this.finish();
     };
     this.opts.signal?.addEventListener("abort", onAbort, { once: true });
@@ -511,6 +513,7 @@ class TestCall {
       transportError: this.transportError,
       probeError: this.probeError,
       timedOut: this.timedOut,
+      aborted: this.aborted,
       timeoutSeconds: o.timeoutSeconds,
       invitesSent,
       byeUnanswered,

@@ -31,19 +31,28 @@ function harness(
   } = {},
 ) {
   const calls: Call[] = [];
+  const finished: Call[] = [];
   const skipped: Array<{ check: string; reason: string }> = [];
   const states: Array<{ check: string; up: boolean }> = [];
   const lags: number[] = [];
   const hooks: SchedulerHooks = {
-    run: (check, target, attempt) => {
+    run: (check, target, attempt, signal) => {
       const c = { check, target, attempt, at: Date.now() };
       calls.push(c);
-      return new Promise((resolve) =>
-        setTimeout(
-          () => resolve(opts.outcome?.(c) ?? { success: true, probeError: false }),
-          opts.durationMs ?? 1000,
-        ),
-      );
+      // Like a real probe: told to stop, it ends cleanly, which takes a moment (a CANCEL or BYE).
+      return new Promise((resolve) => {
+        const t = setTimeout(() => {
+          finished.push(c);
+          resolve(opts.outcome?.(c) ?? { success: true, probeError: false });
+        }, opts.durationMs ?? 1000);
+        signal.addEventListener("abort", () => {
+          clearTimeout(t);
+          setTimeout(() => {
+            finished.push({ ...c, attempt: `${c.attempt} (stopped)` });
+            resolve({ success: false, probeError: false });
+          }, 200);
+        });
+      });
     },
     skipped: (check, reason) => skipped.push({ check, reason }),
     state: (check, up) => states.push({ check, up }),
@@ -55,7 +64,14 @@ function harness(
     { agentId: "agent-1", maxCallsPerMinute: opts.maxCallsPerMinute ?? 100, startupDelayMaxMs: 30_000 },
     fakeClock(),
   );
-  return { s, calls, skipped, states, lags };
+  return { s, calls, finished, skipped, states, lags };
+}
+
+/** Stops the scheduler while fake time passes, so runs told to stop can finish ending. */
+async function stopWithTime(s: Scheduler): Promise<void> {
+  const stopping = s.stop();
+  await vi.advanceTimersByTimeAsync(1_000);
+  await stopping;
 }
 
 const check = (
@@ -91,7 +107,7 @@ describe("Scheduler", () => {
       expect(times.slice(1).map((t, i) => t - times[i]!)).toEqual(times.slice(1).map(() => 60_000));
     }
     expect(new Set(calls.slice(0, 3).map((c) => c.at)).size).toBe(3);
-    await s.stop();
+    await stopWithTime(s);
   });
 
   it("waits a random delay after start before the first run: a reboot never fires a burst", async () => {
@@ -104,7 +120,7 @@ describe("Scheduler", () => {
     s.start();
     const first = s.schedule()[0]!.nextAt;
     expect(first - Date.now()).toBeGreaterThanOrEqual(9_900);
-    await s.stop();
+    await stopWithTime(s);
   });
 
   it("never overlaps a check with itself: a slot that finds it running is skipped", async () => {
@@ -116,7 +132,7 @@ describe("Scheduler", () => {
     const starts = calls.map((c) => c.at);
     for (let i = 1; i < starts.length; i++)
       expect(starts[i]! - starts[i - 1]!).toBeGreaterThanOrEqual(25_000);
-    await s.stop();
+    await stopWithTime(s);
   });
 
   it("holds an agent-wide cap on calls per minute", async () => {
@@ -128,7 +144,7 @@ describe("Scheduler", () => {
       expect(calls.filter((c) => c.at > t - 60_000 && c.at <= t).length).toBeLessThanOrEqual(5);
     }
     expect(skipped.some((k) => k.reason === "call_cap")).toBe(true);
-    await s.stop();
+    await stopWithTime(s);
   });
 
   it("confirms a failure with a quick re-probe before the check counts as down, and recovers on success", async () => {
@@ -151,7 +167,7 @@ describe("Scheduler", () => {
       { check: "p.x", up: false },
       { check: "p.x", up: true },
     ]);
-    await s.stop();
+    await stopWithTime(s);
   });
 
   it("one lost call is not an outage: a passing confirmation keeps the check up", async () => {
@@ -178,7 +194,7 @@ describe("Scheduler", () => {
     expect(calls.length).toBeGreaterThan(3);
     expect(calls.every((c) => c.attempt === "scheduled")).toBe(true);
     expect(states).toEqual([]);
-    await s.stop();
+    await stopWithTime(s);
   });
 
   it("while a check is down, each run also probes its fallback destinations", async () => {
@@ -194,7 +210,28 @@ describe("Scheduler", () => {
     expect(calls.find((c) => c.attempt === "fallback")!.at).toBeGreaterThan(
       calls.find((c) => c.attempt === "confirm")!.at,
     );
-    await s.stop();
+    await stopWithTime(s);
+  });
+
+  it("stop waits for fallback calls in flight, not only for the checks' own runs", async () => {
+    const { s, calls, finished } = harness({
+      durationMs: 5_000,
+      outcome: (c) => ({ success: c.target !== "p.x", probeError: false }),
+    });
+    s.setChecks([check("p.x", 20_000, { confirmAfterMs: 6_000, fallbacks: ["p.fb1"] })]);
+    s.start();
+    // Down after the confirmation; the next slot runs the check and then its fallback.
+    while (!calls.some((c) => c.attempt === "fallback")) await vi.advanceTimersByTimeAsync(500);
+    let stopped = false;
+    const stopping = s.stop().then(() => {
+      stopped = true;
+    });
+    await vi.advanceTimersByTimeAsync(100);
+    expect(stopped, "stop returned while the fallback call was still ending").toBe(false);
+    await vi.advanceTimersByTimeAsync(200);
+    await stopping;
+    const fallback = calls.find((c) => c.attempt === "fallback")!;
+    expect(finished.some((f) => f.target === fallback.target && f.at === fallback.at)).toBe(true);
   });
 
   it("skips runs inside a maintenance window", async () => {
@@ -205,7 +242,7 @@ describe("Scheduler", () => {
     await vi.advanceTimersByTimeAsync(60_000);
     expect(calls.every((c) => c.at >= end)).toBe(true);
     expect(skipped.filter((k) => k.reason === "maintenance").length).toBeGreaterThanOrEqual(2);
-    await s.stop();
+    await stopWithTime(s);
   });
 
   it("a sweep runs every check now, waits for budget instead of breaking the cap, and reuses a run in progress", async () => {
@@ -218,7 +255,7 @@ describe("Scheduler", () => {
     await vi.advanceTimersByTimeAsync(61_000);
     const results = await done;
     expect(results.map((r) => r.check).sort()).toEqual(["a.x", "b.x", "c.x", "d.x"]);
-    await s.stop();
+    await stopWithTime(s);
   });
 
   it("a reload keeps unchanged checks on their rhythm and drops removed ones", async () => {
@@ -234,7 +271,7 @@ describe("Scheduler", () => {
     expect((keep[keep.length - 1]! - keepBefore[0]!) % 60_000).toBe(0);
     expect(calls.some((c) => c.check === "drop.x" && c.at > droppedAt)).toBe(false);
     expect(calls.some((c) => c.check === "new.x")).toBe(true);
-    await s.stop();
+    await stopWithTime(s);
   });
 
   it("stop aborts runs in progress and waits for them", async () => {
@@ -255,7 +292,7 @@ describe("Scheduler", () => {
     s.setChecks([check("p.x", 1_000)]);
     s.start();
     await vi.advanceTimersByTimeAsync(1_500);
-    await s.stop();
+    await stopWithTime(s);
     expect(aborted).toBe(true);
   });
 });

@@ -303,10 +303,12 @@ describe("TLS to Kamailio, UDP upstream", () => {
       expect(r.finalStatus).toBeNull();
       // TLS 1.3: the client's side of the handshake completes before the server has seen the
       // (empty) certificate, so the refusal is the server's certificate_required alert on a
-      // connection that counted as up; it must still end the call at once.
+      // connection that counted as up; it must still end the call at once. When our INVITE is
+      // already on its way as the server closes, the kernel reports a reset before the alert is
+      // read: both say the server dropped us, and neither may be blamed on the far end's SIP.
       expect(r.reason).toMatch(
         new RegExp(
-          `^TLS connection to ${reEscape(ip)}:${topo.ports.tls} refused our TLS client certificate .*CERTIFICATE_REQUIRED.*--tls-cert`,
+          `^TLS connection to ${reEscape(ip)}:${topo.ports.tls} (refused our TLS client certificate .*CERTIFICATE_REQUIRED.*--tls-cert|reset by peer)`,
         ),
       );
       expect(r.timings.total).toBeLessThan(2);

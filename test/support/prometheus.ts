@@ -1,0 +1,113 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { stringify } from "yaml";
+import { freePort } from "./ports.js";
+import { type ExitResult, type ManagedProcess, spawnManaged, tail } from "./process.js";
+
+/** Options for {@link startPrometheus}. */
+export interface PrometheusOptions {
+  /** Address for the web UI and API (`--web.listen-address`); a free port is picked on it. */
+  ip: string;
+  /** Scrape targets as "IP:PORT", all in one job. */
+  targets: string[];
+  job?: string;
+  scrapeIntervalSeconds?: number;
+  readyTimeoutMs?: number;
+}
+
+/** One series of an instant query. */
+export interface PromSample {
+  readonly metric: Record<string, string>;
+  readonly value: number;
+}
+
+/** A running `prometheus` with its own configuration and TSDB in a temp directory. */
+export interface PrometheusRun {
+  readonly process: ManagedProcess;
+  readonly url: string;
+  readonly dir: string;
+  /** An instant query through the HTTP API; rejects on an API error. */
+  query(expr: string): Promise<PromSample[]>;
+  /** The scrape targets as Prometheus sees them (health, last error). */
+  targets(): Promise<Array<{ scrapeUrl: string; health: string; lastError: string }>>;
+  /** SIGTERM, then removes the directory. */
+  stop(): Promise<ExitResult>;
+}
+
+/** Starts Prometheus scraping `targets` and waits until its API answers /-/ready. */
+export async function startPrometheus(o: PrometheusOptions): Promise<PrometheusRun> {
+  const dir = mkdtempSync(join(tmpdir(), "p112-prometheus-"));
+  const configFile = join(dir, "prometheus.yml");
+  const tsdb = join(dir, "data");
+  mkdirSync(tsdb);
+  const interval = `${o.scrapeIntervalSeconds ?? 1}s`;
+  writeFileSync(
+    configFile,
+    stringify({
+      global: { scrape_interval: interval, evaluation_interval: interval },
+      scrape_configs: [
+        {
+          job_name: o.job ?? "probe112-agent",
+          scrape_interval: interval,
+          scrape_timeout: interval,
+          static_configs: [{ targets: o.targets }],
+        },
+      ],
+    }),
+  );
+  const port = await freePort("tcp", o.ip);
+  const url = `http://${o.ip}:${port}`;
+  const proc = spawnManaged(
+    "prometheus",
+    [
+      `--config.file=${configFile}`,
+      `--storage.tsdb.path=${tsdb}`,
+      `--web.listen-address=${o.ip}:${port}`,
+      "--log.level=warn",
+    ],
+    { name: "prometheus", cwd: dir, maxOutputChars: 256 * 1024 },
+  );
+  const deadline = Date.now() + (o.readyTimeoutMs ?? 20_000);
+  for (;;) {
+    const ok = await fetch(`${url}/-/ready`).then(
+      (r) => r.status === 200,
+      () => false,
+    );
+    if (ok) break;
+    if (!proc.running() || Date.now() > deadline) {
+      await proc.stop("SIGKILL", 500);
+      rmSync(dir, { recursive: true, force: true });
+      throw new Error(`prometheus did not become ready at ${url}; output tail:\n${tail(proc.output())}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const api = async (path: string) => {
+    const res = await fetch(`${url}${path}`);
+    const body = (await res.json()) as { status: string; data: unknown; error?: string };
+    if (body.status !== "success") throw new Error(`prometheus ${path}: ${body.error ?? res.status}`);
+    return body.data;
+  };
+  return {
+    process: proc,
+    url,
+    dir,
+    async query(expr) {
+      const data = (await api(`/api/v1/query?query=${encodeURIComponent(expr)}`)) as {
+        result: Array<{ metric: Record<string, string>; value: [number, string] }>;
+      };
+      return data.result.map((r) => ({ metric: r.metric, value: Number(r.value[1]) }));
+    },
+    async targets() {
+      const data = (await api("/api/v1/targets")) as {
+        activeTargets: Array<{ scrapeUrl: string; health: string; lastError: string }>;
+      };
+      return data.activeTargets;
+    },
+    async stop() {
+      const result = await proc.stop("SIGTERM", 5000);
+      rmSync(dir, { recursive: true, force: true });
+      return result;
+    },
+  };
+}
