@@ -152,8 +152,8 @@ export function demoCommand(setExit: (code: number) => void): CommandModule<obje
       const sipPort = await freeSipPort("127.0.0.1");
       const agentConfig = demoAgentConfig(sipPort, args.interval, args["agent-http"]);
       const metrics = new ResponderMetrics([
-        { agent: "demo-agent", path: "01" },
-        { agent: "demo-agent", path: "02" },
+        { agent: "demo-agent", path: "provider-a-voip" },
+        { agent: "demo-agent", path: "provider-b-fixed" },
       ]);
       const responder = await Responder.start({
         name: "probe112 demo answering point",

@@ -259,7 +259,7 @@ export function responderCommand(setExit: (code: number) => void): CommandModule
         );
       }
       const metrics = new ResponderMetrics(
-        settings.access.agents.flatMap((a) => Object.keys(a.paths).map((p) => ({ agent: a.id, path: p }))),
+        settings.access.agents.flatMap((a) => Object.values(a.paths).map((p) => ({ agent: a.id, path: p.name }))),
       );
       const journal = settings.journalDir ? new Journal(settings.journalDir, "responder") : undefined;
       let responder: Responder;

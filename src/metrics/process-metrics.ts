@@ -1,4 +1,4 @@
-import { collectDefaultMetrics, type Registry } from "prom-client";
+import { collectDefaultMetrics, Gauge, type Registry } from "prom-client";
 
 /**
  * prom-client's process and Node.js metrics, minus three gauges it names with a `_total` suffix
@@ -14,4 +14,14 @@ export function registerProcessMetrics(registry: Registry): void {
   ]) {
     registry.removeSingleMetric(name);
   }
+  // The process's own wall clock when scraped: against Prometheus's time() it shows a skewed
+  // clock, which would misplace every journal timestamp and national-test window.
+  new Gauge({
+    name: "probe112_clock_seconds",
+    help: "Wall-clock time of this process when its metrics were collected (Unix seconds); compare with time() for clock skew.",
+    registers: [registry],
+    collect() {
+      this.set(Date.now() / 1000);
+    },
+  });
 }

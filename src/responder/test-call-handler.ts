@@ -191,8 +191,10 @@ function finishCall(
   if (dtmfIdentity) ctx.metrics.token(dtmfIdentity.state, "dtmf");
   const identity = headerIdentity.state === "valid" || !dtmfIdentity ? headerIdentity : dtmfIdentity;
   const agent = identity.state === "valid" ? (identity.agent?.id ?? "unknown") : "unknown";
-  const path = identity.state === "valid" ? (identity.path ?? "unknown") : "unknown";
-  const declared = identity.agent?.paths[identity.path ?? ""]?.callerId;
+  // The path's configured name, so that the agent's series (labelled by path id) join with ours.
+  const pathEntry = identity.agent?.paths[identity.path ?? ""];
+  const path = identity.state === "valid" ? (pathEntry?.name ?? identity.path ?? "unknown") : "unknown";
+  const declared = pathEntry?.callerId;
   const callerId = checkCallerId(req, declared);
   const mirrored = (rtp?.received.received ?? 0) > 0 && (rtp?.sent.packets ?? 0) > 0;
   ctx.metrics.testCalls.inc({ agent, path, outcome });

@@ -104,7 +104,7 @@ describe("signed probe tokens (an agent from the configuration file)", () => {
     expect(rec).toMatchObject({
       access: "token",
       agent: AGENT.id,
-      path: "01",
+      path: "kpn-sbc",
       token,
       tokenState: { header: "valid" },
       outcome: "completed",
@@ -114,7 +114,7 @@ describe("signed probe tokens (an agent from the configuration file)", () => {
     expect(
       metricValue(m, "probe112_responder_test_calls_total", {
         agent: AGENT.id,
-        path: "01",
+        path: "kpn-sbc",
         outcome: "completed",
       }),
     ).toBe(1);
@@ -169,7 +169,7 @@ describe("signed probe tokens (an agent from the configuration file)", () => {
     ]);
     expect(matching.json?.outcome, matching.json?.reason).toBe("answered");
     expect(other.json?.outcome, other.json?.reason).toBe("answered");
-    const labels = { agent: AGENT.id, path: "01" };
+    const labels = { agent: AGENT.id, path: "kpn-sbc" };
     const deadline = Date.now() + 3000;
     let m = await r.scrape();
     while (
@@ -292,7 +292,7 @@ describe("the token in-band, when an SBC strips the header", () => {
       access: "network",
       tokenState: { header: "absent", dtmf: "valid" },
       agent: AGENT.id,
-      path: "01",
+      path: "kpn-sbc",
       token,
     });
     const m = await r.scrape();
@@ -303,7 +303,7 @@ describe("the token in-band, when an SBC strips the header", () => {
     expect(
       metricValue(m, "probe112_responder_test_calls_total", {
         agent: AGENT.id,
-        path: "01",
+        path: "kpn-sbc",
         outcome: "completed",
       }),
     ).toBe(1);
