@@ -8,6 +8,7 @@ import { type MetricsServer, startMetricsServer } from "../metrics/metrics-serve
 import { CellBroadcastProbe } from "../probes/cell-broadcast-probe.js";
 import { SipCallProbe } from "../probes/sip-call-probe.js";
 import { Journal } from "../results/journal.js";
+import { loadJournalKey } from "../results/keys.js";
 import type { Attempt, CellBroadcastResult, SipCallResult } from "../results/result.js";
 import { handleApi } from "./http-api.js";
 import { inMaintenance } from "./maintenance.js";
@@ -74,7 +75,10 @@ export class Agent {
   /** Builds the agent, binds its HTTP face and starts probing. */
   static async start(o: AgentStartOptions): Promise<Agent> {
     const secrets = loadSecrets(o.config);
-    const journal = o.config.agent.journalDir ? new Journal(o.config.agent.journalDir, "agent") : undefined;
+    const a = o.config.agent;
+    const journal = a.journalDir
+      ? new Journal(a.journalDir, "agent", a.journalKeyFile ? loadJournalKey(a.journalKeyFile) : undefined)
+      : undefined;
     let agent: Agent | undefined;
     const scheduler = new Scheduler(
       {

@@ -1,6 +1,8 @@
 import { randomBytes } from "node:crypto";
 import dgram from "node:dgram";
+import { existsSync } from "node:fs";
 import net from "node:net";
+import { join } from "node:path";
 import type { Argv, CommandModule } from "yargs";
 import { Agent } from "../agent/agent.js";
 import { type AgentConfig, agentConfigSchema } from "../config/agent-config.js";
@@ -10,6 +12,8 @@ import { createLogger, type LogFormat, type LogLevel } from "../log.js";
 import { startMetricsServer } from "../metrics/metrics-server.js";
 import { ResponderMetrics } from "../metrics/responder-metrics.js";
 import { Responder } from "../responder/responder.js";
+import { Journal } from "../results/journal.js";
+import { generateJournalKeys, loadJournalKey } from "../results/keys.js";
 import { untilStopped } from "./agent.js";
 import { EXIT, UsageError } from "./usage-error.js";
 
@@ -18,6 +22,7 @@ interface DemoArgs {
   "responder-metrics": string;
   interval: number;
   duration?: number;
+  "data-dir"?: string;
   "log-level": LogLevel;
   "log-format": LogFormat;
 }
@@ -43,8 +48,24 @@ async function freeSipPort(host: string): Promise<number> {
   throw new Error(`no port free for both UDP and TCP on ${host}`);
 }
 
+/** Where the demo keeps its journals and keys: keys are made once and reused on later runs. */
+function demoDataDir(dir: string) {
+  const keys = join(dir, "keys");
+  const side = (name: string) => {
+    const keyFile = join(keys, `${name}.key`);
+    if (!existsSync(keyFile)) generateJournalKeys(keys, name);
+    return { journalDir: join(dir, name), keyFile };
+  };
+  return { agent: side("agent"), responder: side("responder") };
+}
+
 /** The demo's agent: two providers (one over UDP, one over TCP), three destinations on the local answering point. */
-export function demoAgentConfig(sipPort: number, intervalSeconds: number, httpListen: string): AgentConfig {
+export function demoAgentConfig(
+  sipPort: number,
+  intervalSeconds: number,
+  httpListen: string,
+  journal?: { journalDir: string; keyFile: string },
+): AgentConfig {
   const at = (user: string) => `sip:${user}@127.0.0.1:${sipPort};user=phone`;
   return validateConfig(
     {
@@ -56,6 +77,7 @@ export function demoAgentConfig(sipPort: number, intervalSeconds: number, httpLi
         tokenSecret: { env: SECRET_ENV },
         http: { listen: httpListen },
         maxCallsPerMinute: 60,
+        ...(journal ? { journalDir: journal.journalDir, journalKeyFile: journal.keyFile } : {}),
       },
       providers: [
         { id: "provider-a", name: "Provider A (VoIP over UDP)" },
@@ -136,6 +158,11 @@ export function demoCommand(setExit: (code: number) => void): CommandModule<obje
           default: 10,
           describe: "Seconds between the calls of each check",
         })
+        .option("data-dir", {
+          type: "string",
+          describe:
+            "Keep signed journals and the signing keys here (made on first use), so that 'probe112 journal verify' can be tried on real data",
+        })
         .option("duration", {
           type: "number",
           describe: "Stop after this many seconds (default: run until Ctrl-C)",
@@ -150,7 +177,8 @@ export function demoCommand(setExit: (code: number) => void): CommandModule<obje
       if (!(args.interval >= 5)) throw new UsageError("--interval", "at least 5 seconds");
       process.env[SECRET_ENV] ??= randomBytes(24).toString("base64url");
       const sipPort = await freeSipPort("127.0.0.1");
-      const agentConfig = demoAgentConfig(sipPort, args.interval, args["agent-http"]);
+      const data = args["data-dir"] ? demoDataDir(args["data-dir"]) : undefined;
+      const agentConfig = demoAgentConfig(sipPort, args.interval, args["agent-http"], data?.agent);
       const metrics = new ResponderMetrics([
         { agent: "demo-agent", path: "provider-a-voip" },
         { agent: "demo-agent", path: "provider-b-fixed" },
@@ -182,7 +210,9 @@ export function demoCommand(setExit: (code: number) => void): CommandModule<obje
             secret: process.env[SECRET_ENV]!,
           },
         ],
-        journal: undefined,
+        journal: data
+          ? new Journal(data.responder.journalDir, "responder", loadJournalKey(data.responder.keyFile))
+          : undefined,
         metrics,
         logger: logger.child({ role: "responder" }),
       });
@@ -207,6 +237,13 @@ export function demoCommand(setExit: (code: number) => void): CommandModule<obje
           `  agent metrics     ${base}/metrics`,
           `  recent results    ${base}/api/v1/results`,
           `  try               curl -s ${base}/metrics | grep '^probe112_probe_success'`,
+          ...(data
+            ? [
+                `  journals          ${data.agent.journalDir}, ${data.responder.journalDir} (signed)`,
+                `  verify            probe112 journal verify ${data.agent.journalDir} --key ${data.agent.keyFile.replace(/\.key$/, ".pub")}`,
+                `  cross-confirm     probe112 journal match --agent ${data.agent.journalDir} --responder ${data.responder.journalDir}`,
+              ]
+            : []),
           "",
         ].join("\n"),
       );

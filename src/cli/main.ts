@@ -5,6 +5,7 @@ import { callCommand } from "./call.js";
 import { cbCommand } from "./cb.js";
 import { configCommand } from "./config.js";
 import { demoCommand } from "./demo.js";
+import { journalCommand, keysCommand } from "./journal.js";
 import { responderCommand } from "./responder.js";
 import { EXIT, UsageError } from "./usage-error.js";
 
@@ -38,6 +39,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     .command(configCommand((code) => (exitCode = code)))
     .command(demoCommand((code) => (exitCode = code)))
     .command(cbCommand((code) => (exitCode = code)))
+    .command(keysCommand((code) => (exitCode = code)))
+    .command(journalCommand((code) => (exitCode = code)))
     .demandCommand(1, "Name a command: see the list above.")
     .strict()
     .recommendCommands()

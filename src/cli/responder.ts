@@ -9,6 +9,7 @@ import { startMetricsServer } from "../metrics/metrics-server.js";
 import { ResponderMetrics } from "../metrics/responder-metrics.js";
 import { Responder } from "../responder/responder.js";
 import { Journal } from "../results/journal.js";
+import { loadJournalKey } from "../results/keys.js";
 import { EXIT, UsageError } from "./usage-error.js";
 
 interface ResponderArgs {
@@ -259,9 +260,24 @@ export function responderCommand(setExit: (code: number) => void): CommandModule
         );
       }
       const metrics = new ResponderMetrics(
-        settings.access.agents.flatMap((a) => Object.values(a.paths).map((p) => ({ agent: a.id, path: p.name }))),
+        settings.access.agents.flatMap((a) =>
+          Object.values(a.paths).map((p) => ({ agent: a.id, path: p.name })),
+        ),
       );
-      const journal = settings.journalDir ? new Journal(settings.journalDir, "responder") : undefined;
+      let journal: Journal | undefined;
+      try {
+        journal = settings.journalDir
+          ? new Journal(
+              settings.journalDir,
+              "responder",
+              settings.journalKeyFile ? loadJournalKey(settings.journalKeyFile) : undefined,
+            )
+          : undefined;
+      } catch (e) {
+        process.stderr.write(`probe112 responder: ${(e as Error).message}\n`);
+        setExit(EXIT.usage);
+        return;
+      }
       let responder: Responder;
       try {
         responder = await Responder.start({

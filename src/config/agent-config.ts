@@ -127,6 +127,8 @@ export const agentConfigSchema = z
           .strict()
           .default({ listen: "127.0.0.1:9113" }),
         journalDir: z.string().min(1).optional(),
+        /** Ed25519 private key (PKCS#8 PEM, `probe112 keys generate`) that signs every journal line. */
+        journalKeyFile: z.string().min(1).optional(),
         /** Hard cap over all checks: the agent must never flood the 112 chain. */
         maxCallsPerMinute: z.number().int().min(1).max(6000).default(30),
         maintenance: z.array(maintenanceWindow).default([]),

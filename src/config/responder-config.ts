@@ -49,6 +49,8 @@ export const responderConfigSchema = z
           .optional(),
         metrics: hostPort.optional(),
         journalDir: z.string().min(1).optional(),
+        /** Ed25519 private key (PKCS#8 PEM, `probe112 keys generate`) that signs every journal line. */
+        journalKeyFile: z.string().min(1).optional(),
         destinations: z
           .array(
             z
