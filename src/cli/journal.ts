@@ -55,7 +55,7 @@ export function keysCommand(setExit: (code: number) => void): CommandModule<obje
 interface JournalArgs {
   action: "verify" | "match";
   paths?: string[];
-  key?: string;
+  key?: string[];
   agent?: string[];
   responder?: string[];
   json: boolean;
@@ -72,13 +72,18 @@ function readPublicKey(file: string): KeyObject {
   }
 }
 
+/** Problems listed per journal in text; the first one is what matters, --json has them all. */
+const SHOWN_PROBLEMS = 10;
+
 function renderVerify(reports: readonly VerifyReport[]): string {
   const out: string[] = [];
   for (const r of reports) {
     out.push(
       `${r.ok ? "INTACT" : "BROKEN"}  journal ${r.journal}: ${r.records} records in ${r.files.length} file(s), ${r.signed} signed`,
     );
-    for (const p of r.problems) {
+    if (r.problems.length > SHOWN_PROBLEMS)
+      out.push(`  (first ${SHOWN_PROBLEMS} of ${r.problems.length} problems; --json lists all)`);
+    for (const p of r.problems.slice(0, SHOWN_PROBLEMS)) {
       out.push(
         `  ${p.kind.padEnd(11)} ${basename(p.file)}:${p.line}${p.seq !== undefined ? ` (record ${p.seq})` : ""}: ${p.detail}`,
       );
@@ -122,7 +127,9 @@ export function journalCommand(setExit: (code: number) => void): CommandModule<o
         })
         .option("key", {
           type: "string",
-          describe: "verify: the instance's public key (NAME.pub) to check signatures with",
+          array: true,
+          describe:
+            "verify: public key (NAME.pub) of the instance that wrote the journal; repeat for several instances, each journal is checked with the key it names",
         })
         .option("agent", {
           type: "string",
@@ -150,10 +157,11 @@ export function journalCommand(setExit: (code: number) => void): CommandModule<o
       if (args.action === "verify") {
         if (!args.paths?.length)
           throw new UsageError("<paths>", "name at least one journal file or directory");
-        const key = args.key ? readPublicKey(args.key) : undefined;
+        const keyFiles = args.key ?? [];
+        const keys = keyFiles.map(readPublicKey);
         const reports = args.paths.flatMap((p) => {
           try {
-            return verifyPath(p, key);
+            return verifyPath(p, keys.length > 0 ? keys : undefined);
           } catch (e) {
             throw new UsageError(
               "<paths>",
@@ -165,7 +173,7 @@ export function journalCommand(setExit: (code: number) => void): CommandModule<o
           throw new UsageError("<paths>", "no journal files (NAME-YYYY-MM-DD.jsonl) found there");
         process.stdout.write(
           args.json
-            ? `${JSON.stringify({ keyId: args.key ? publicKeyId(readFileSync(args.key, "utf8")) : null, journals: reports }, null, 2)}\n`
+            ? `${JSON.stringify({ keyIds: keyFiles.map((k) => publicKeyId(readFileSync(k, "utf8"))), journals: reports }, null, 2)}\n`
             : renderVerify(reports),
         );
         setExit(reports.every((r) => r.ok) ? EXIT.ok : EXIT.failed);

@@ -1,17 +1,12 @@
-import { readdirSync, readFileSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { readFileSync } from "node:fs";
+import { findJournalFiles } from "./journal.js";
 
 /** One line of a journal, parsed; lines that do not parse are counted, not thrown. */
 export type JournalRecord = Record<string, unknown> & { readonly type?: string; readonly time?: string };
 
 /** Reads every record of the journal files at `path` (a file or a directory). */
 export function readJournalRecords(path: string): { records: JournalRecord[]; unreadable: number } {
-  const files = statSync(path).isDirectory()
-    ? readdirSync(path)
-        .filter((f) => f.endsWith(".jsonl"))
-        .sort()
-        .map((f) => join(path, f))
-    : [path];
+  const files = findJournalFiles(path);
   const records: JournalRecord[] = [];
   let unreadable = 0;
   for (const f of files) {

@@ -1,7 +1,8 @@
 import type { KeyObject } from "node:crypto";
-import { readdirSync, readFileSync, statSync } from "node:fs";
-import { basename, join } from "node:path";
+import { readFileSync, statSync } from "node:fs";
+import { basename, dirname, join, relative } from "node:path";
 import { GENESIS, keyIdOf, lineHash, readSeal, signatureValid } from "./evidence.js";
+import { findJournalFiles } from "./journal.js";
 
 /** What can be wrong with a journal. */
 export type ProblemKind =
@@ -149,22 +150,34 @@ export function verifyJournal(
   return { journal, files, records: lines.length, signed, ok: problems.length === 0, problems, notes };
 }
 
+/** The key among `keys` that signed the first signed line of `files`; the first key when none did. */
+function keyFor(files: readonly string[], keys: readonly KeyObject[]): KeyObject | undefined {
+  if (keys.length <= 1) return keys[0];
+  const ids = new Map(keys.map((k) => [keyIdOf(k), k]));
+  for (const f of files) {
+    for (const text of readFileSync(f, "utf8").split("\n")) {
+      const kid = readSeal(text)?.kid;
+      if (kid && ids.has(kid)) return ids.get(kid);
+      if (kid) return keys[0];
+    }
+  }
+  return keys[0];
+}
+
 /**
  * Verifies a journal file or a directory of them; files are grouped into journals by their
- * prefix (`agent-2026-11-28.jsonl` → "agent"), each checked as one chain.
+ * prefix (`agent-2026-11-28.jsonl` → "agent"), each checked as one chain. With several keys, each
+ * journal is checked against the one whose id it names (a journal naming none of them fails).
  */
-export function verifyPath(path: string, publicKey?: KeyObject): VerifyReport[] {
+export function verifyPath(path: string, publicKey?: KeyObject | readonly KeyObject[]): VerifyReport[] {
   const isDir = statSync(path).isDirectory();
-  const files = isDir
-    ? readdirSync(path)
-        .filter((f) => /-\d{4}-\d{2}-\d{2}\.jsonl$/.test(f))
-        .sort()
-        .map((f) => join(path, f))
-    : [path];
   const groups = new Map<string, string[]>();
-  for (const f of files) {
-    const name = basename(f).replace(/-\d{4}-\d{2}-\d{2}\.jsonl$/, "");
+  for (const f of findJournalFiles(path)) {
+    // One chain per directory and prefix: the same prefix in two subdirectories is two journals.
+    const prefix = basename(f).replace(/-\d{4}-\d{2}-\d{2}\.jsonl$/, "");
+    const name = isDir ? join(relative(path, dirname(f)), prefix) : prefix;
     groups.set(name, [...(groups.get(name) ?? []), f]);
   }
-  return [...groups].map(([name, list]) => verifyJournal(name, list, publicKey, isDir));
+  const keys = publicKey === undefined ? [] : Array.isArray(publicKey) ? publicKey : [publicKey as KeyObject];
+  return [...groups].map(([name, list]) => verifyJournal(name, list, keyFor(list, keys), isDir));
 }

@@ -1,4 +1,4 @@
-import { mkdirSync, readdirSync } from "node:fs";
+import { mkdirSync, readdirSync, statSync } from "node:fs";
 import { type FileHandle, open, readFile, truncate } from "node:fs/promises";
 import { join } from "node:path";
 import { GENESIS, lineHash, readSeal, type SigningKey, sealLine } from "./evidence.js";
@@ -10,6 +10,23 @@ export function journalFiles(dir: string, prefix: string): string[] {
     .filter((f) => re.test(f))
     .sort()
     .map((f) => join(dir, f));
+}
+
+const DAILY_FILE = /-\d{4}-\d{2}-\d{2}\.jsonl$/;
+
+/**
+ * Every daily journal file at `path`: the file itself, or those in the directory and below it (a
+ * data directory keeps each instance's journal in its own subdirectory), sorted by path.
+ */
+export function findJournalFiles(path: string): string[] {
+  if (!statSync(path).isDirectory()) return [path];
+  return readdirSync(path, { withFileTypes: true })
+    .flatMap((e) => {
+      const p = join(path, e.name);
+      if (e.isDirectory()) return findJournalFiles(p);
+      return e.isFile() && DAILY_FILE.test(e.name) ? [p] : [];
+    })
+    .sort();
 }
 
 /**

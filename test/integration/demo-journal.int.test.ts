@@ -103,11 +103,33 @@ describe("probe112 demo with --data-dir, then probe112 journal", () => {
     }
   });
 
+  // Runs before the tampering tests below add their copies under the same directory.
+  it("journal verify of the whole data directory with both keys: each journal checked with its own", async () => {
+    const r = await runCli(["journal", "verify", dir, "--key", agentPub, "--key", responderPub, "--json"]);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out.keyIds).toHaveLength(2);
+    expect(
+      out.journals.map((j: { journal: string; ok: boolean; signed: number }) => [
+        j.journal,
+        j.ok,
+        j.signed > 0,
+      ]),
+    ).toEqual([
+      ["agent/agent", true, true],
+      ["responder/responder", true, true],
+    ]);
+  });
+
   it("journal verify with the other instance's key: every record named, exit 1", async () => {
     const r = await runCli(["journal", "verify", agentDir, "--key", responderPub]);
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(/^BROKEN {2}journal agent:/);
     expect(r.stdout).toMatch(/unknown_key/);
+    // Every record is named in --json; the text keeps to the first ten so the first one is seen.
+    const records = journalLines(agentDir).length;
+    expect(r.stdout.match(/unknown_key/g)).toHaveLength(Math.min(10, records));
+    expect(r.stdout.includes(`first 10 of ${records} problems`)).toBe(records > 10);
   });
 
   it("journal match: every answered call confirmed by the answering point (exit 0)", async () => {
