@@ -6,6 +6,7 @@ import { cbCommand } from "./cb.js";
 import { configCommand } from "./config.js";
 import { demoCommand } from "./demo.js";
 import { journalCommand, keysCommand } from "./journal.js";
+import { reportCommand } from "./report.js";
 import { responderCommand } from "./responder.js";
 import { EXIT, UsageError } from "./usage-error.js";
 
@@ -41,6 +42,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     .command(cbCommand((code) => (exitCode = code)))
     .command(keysCommand((code) => (exitCode = code)))
     .command(journalCommand((code) => (exitCode = code)))
+    .command(reportCommand((code) => (exitCode = code)))
     .demandCommand(1, "Name a command: see the list above.")
     .strict()
     .recommendCommands()
