@@ -3,20 +3,23 @@ import { loadavg } from "node:os";
 import { delimiter, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { destroyAllNetns } from "../test/support/netns.js";
 import { killAll } from "../test/support/process.js";
 import { type AgentBenchReport, formatAgentSummary, runAgentBench } from "./agent.js";
+import { type AlertingBenchReport, formatAlertingSummary, runAlertingBench } from "./alerting.js";
 import { type CallCostReport, formatCostSummary, GNU_TIME, runCallCost } from "./call-cost.js";
 import { type Environment, environmentInfo } from "./environment.js";
 import { note } from "./progress.js";
 import { formatRtpStreamsSummary, type RtpStreamsReport, runRtpStreams } from "./rtp-streams.js";
 import { formatTimingSummary, runTimingAccuracy, type TimingAccuracyReport } from "./timing-accuracy.js";
 
-const BENCHMARKS = ["timing-accuracy", "call-cost", "rtp-streams", "agent"] as const;
+const BENCHMARKS = ["timing-accuracy", "call-cost", "rtp-streams", "agent", "alerting"] as const;
 type BenchmarkName = (typeof BENCHMARKS)[number];
 
 const USAGE = `Usage: npm run bench -- [--only NAME,…] [--calls N] [--cost-runs N] [--ring-ms MS] [--answer-ms MS] [--hold S]
                           [--streams N,…] [--stream-seconds S]
                           [--agent-paths N] [--agent-interval S] [--agent-seconds S] [--agent-media echo|none]
+                          [--alerting-trials N] [--alerting-chain-trials N] [--alerting-loss-seconds S] [--alerting-scale K]
   --only            run only these benchmarks: ${BENCHMARKS.join(", ")} (default all)
   --calls           sequential calls for the timing-accuracy benchmark (default 50)
   --cost-runs       calls measured with ${GNU_TIME} for the call-cost benchmark (default 10)
@@ -28,7 +31,13 @@ const USAGE = `Usage: npm run bench -- [--only NAME,…] [--calls N] [--cost-run
   --agent-paths     paths of the agent benchmark, each probed to 3 destinations (default 50)
   --agent-interval  seconds between the calls of each check in the agent benchmark (default 10)
   --agent-seconds   measured seconds of the agent benchmark, after two intervals of warm-up (default 120)
-  --agent-media     media of the agent benchmark's calls: echo (SIPp -rtp_echo) or none (default echo)`;
+  --agent-media     media of the agent benchmark's calls: echo (SIPp -rtp_echo) or none (default echo)
+  --alerting-trials        blackhole trials of one path each (Probe112PathDown) in the alerting benchmark (default 8)
+  --alerting-chain-trials  blackhole trials of every path at once (Probe112ChainDown) (default 3)
+  --alerting-loss-seconds  seconds of 2 % random loss on every path, counting false pages (default 180)
+  --alerting-scale         the alerting benchmark runs this many times faster than the shipped intervals,
+                           timeouts and durations, and scales its times back (default 5; 1 runs them as shipped;
+                           above ~7 the scaled call timeout gets shorter than a call)`;
 
 /** The checkout: compiled, this file runs from bench/build/bench/, so look upwards. */
 function repositoryRoot(): string {
@@ -96,6 +105,21 @@ async function main(): Promise<number> {
   if (selected("agent")) {
     if (!onPath("sipp")) {
       process.stderr.write("bench: missing sipp: run ./scripts/install-deps\n");
+      return 1;
+    }
+    if (!existsSync(join(root, "dist/cli/main.js"))) {
+      process.stderr.write("bench: dist/ is missing: run npm run build (npm run bench does)\n");
+      return 1;
+    }
+  }
+  if (selected("alerting")) {
+    const missing = ["prometheus", "prometheus-alertmanager", "iptables", "ip"].filter((c) => !onPath(c));
+    if (missing.length > 0) {
+      process.stderr.write(`bench: missing ${missing.join(", ")}: run ./scripts/install-deps\n`);
+      return 1;
+    }
+    if (process.getuid?.() !== 0) {
+      process.stderr.write("bench: the alerting benchmark needs root (network namespaces, iptables)\n");
       return 1;
     }
     if (!existsSync(join(root, "dist/cli/main.js"))) {
@@ -185,6 +209,27 @@ async function main(): Promise<number> {
       failed = true;
     }
 
+  let alerting: AlertingBenchReport | undefined;
+  if (selected("alerting"))
+    try {
+      alerting = await runAlertingBench({
+        root,
+        timeScale: options.alertingScale,
+        trials: options.alertingTrials,
+        chainTrials: options.alertingChainTrials,
+        lossSeconds: options.alertingLossSeconds,
+        lossProbability: 0.02,
+      });
+      writeResult(join(resultsDir, "alerting.json"), alerting, environment);
+      if (alerting.pathDown.measured.count === 0 && options.alertingTrials > 0) {
+        note("bench: alerting: no blackhole trial paged");
+        failed = true;
+      }
+    } catch (e) {
+      note(`bench: alerting could not run: ${(e as Error).message}`);
+      failed = true;
+    }
+
   note("");
   const env = `node ${environment.node}, ${environment.cpuModel} ×${environment.cpuCount}, load ${environment.loadAverage.join(" ")}, commit ${environment.gitCommit?.slice(0, 12) ?? "unknown"}${environment.gitDirty ? " (modified)" : ""}`;
   const out: string[] = [env];
@@ -192,11 +237,13 @@ async function main(): Promise<number> {
   if (cost) out.push("", formatCostSummary(cost));
   if (streams) out.push("", formatRtpStreamsSummary(streams));
   if (agent) out.push("", formatAgentSummary(agent));
+  if (alerting) out.push("", formatAlertingSummary(alerting));
   const files = [
     ...(timing ? ["timing-accuracy.json", "timing-accuracy.pcapng"] : []),
     ...(cost ? ["call-cost.json"] : []),
     ...(streams ? ["rtp-streams.json"] : []),
     ...(agent ? ["agent.json"] : []),
+    ...(alerting ? ["alerting.json"] : []),
   ];
   out.push("", files.length ? `Results in ${resultsDir}/ (${files.join(", ")})` : "No results written.");
   process.stdout.write(`${out.join("\n")}\n`);
@@ -218,6 +265,10 @@ function readOptions() {
       "agent-interval": { type: "string" },
       "agent-seconds": { type: "string" },
       "agent-media": { type: "string" },
+      "alerting-trials": { type: "string" },
+      "alerting-chain-trials": { type: "string" },
+      "alerting-loss-seconds": { type: "string" },
+      "alerting-scale": { type: "string" },
     },
     strict: true,
   });
@@ -239,6 +290,10 @@ function readOptions() {
     agentInterval: count("agent-interval", values["agent-interval"], 10, 1),
     agentSeconds: count("agent-seconds", values["agent-seconds"], 120, 10),
     agentMedia: agentMedia(values["agent-media"]),
+    alertingTrials: Math.round(count("alerting-trials", values["alerting-trials"], 8, 0)),
+    alertingChainTrials: Math.round(count("alerting-chain-trials", values["alerting-chain-trials"], 3, 0)),
+    alertingLossSeconds: count("alerting-loss-seconds", values["alerting-loss-seconds"], 180, 10),
+    alertingScale: count("alerting-scale", values["alerting-scale"], 5, 1),
   };
 }
 
@@ -250,8 +305,10 @@ function agentMedia(value: string | undefined): "echo" | "none" {
 // SIPp and tshark run in their own process groups, so an interrupted benchmark must stop them itself.
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   process.once(signal, () => {
-    note(`bench: ${signal}, stopping SIPp and tshark`);
-    void killAll("SIGTERM", 1000).finally(() => process.exit(130));
+    note(`bench: ${signal}, stopping SIPp, tshark, Prometheus, Alertmanager and network namespaces`);
+    void killAll("SIGTERM", 1000)
+      .then(() => destroyAllNetns())
+      .finally(() => process.exit(130));
   });
 }
 

@@ -30,6 +30,8 @@ export interface AgentStartOptions {
   args?: string[];
   env?: NodeJS.ProcessEnv;
   readyTimeoutMs?: number;
+  /** Run inside this network namespace; its HTTP face must then listen on an address the host reaches. */
+  netns?: string;
 }
 
 /** One line of `agent-YYYY-MM-DD.jsonl`: a result with its journal time. */
@@ -156,21 +158,22 @@ export async function startAgent(options: AgentStartOptions): Promise<AgentRun> 
   const journalDir = (agentSection.journalDir as string | undefined) ?? join(dir, "journal");
   const config = { ...options.config, agent: { ...agentSection, journalDir } };
   writeFileSync(configFile, stringify(config));
-  const proc = spawnManaged(
-    process.execPath,
-    [
-      CLI,
-      "agent",
-      "--config",
-      configFile,
-      ...(options.args ?? []),
-      "--log-format",
-      "json",
-      "--log-level",
-      "info",
-    ],
-    { name: "probe112 agent", env: options.env, maxOutputChars: 8 * 1024 * 1024 },
-  );
+  const argv = [
+    CLI,
+    "agent",
+    "--config",
+    configFile,
+    ...(options.args ?? []),
+    "--log-format",
+    "json",
+    "--log-level",
+    "info",
+  ];
+  const spawnOptions = { name: "probe112 agent", env: options.env, maxOutputChars: 8 * 1024 * 1024 };
+  // `ip netns exec` execs the command, so the pid stays the agent's own (signals reach it).
+  const proc = options.netns
+    ? spawnManaged("ip", ["netns", "exec", options.netns, process.execPath, ...argv], spawnOptions)
+    : spawnManaged(process.execPath, argv, spawnOptions);
   const readyLine = (text: string) => parseLogLines(text).find((l) => l.msg === READY);
   let ready: Record<string, unknown> | undefined;
   try {

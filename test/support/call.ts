@@ -1,10 +1,19 @@
-import { resolve } from "node:path";
+import { existsSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
 import pino from "pino";
 import { runTestCall, type TestCallOptions, type TestCallResult } from "../../src/sip/test-call.js";
 import { spawnManaged } from "./process.js";
 
 /** The built CLI; test/support/global-build.ts compiles it once per test run. */
-export const CLI = resolve(import.meta.dirname, "../../bin/probe112.js");
+export const CLI = findCli(resolve(import.meta.dirname, "../.."));
+
+/** bin/probe112.js at or above `dir`: the benchmarks run this file compiled, from bench/build/test/support/. */
+function findCli(dir: string): string {
+  for (let d = dir; ; d = dirname(d)) {
+    if (existsSync(join(d, "bin/probe112.js"))) return join(d, "bin/probe112.js");
+    if (dirname(d) === d) return join(dir, "bin/probe112.js");
+  }
+}
 
 /** A logger for tests: silent unless P112_TEST_LOG names a level. */
 export const testLogger = pino({ level: process.env.P112_TEST_LOG ?? "silent" }, pino.destination(2));

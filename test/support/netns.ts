@@ -249,3 +249,43 @@ export async function ruleCounters(ns: NsRef, chain = "INPUT"): Promise<RuleCoun
       return { packets: Number(packets), bytes: Number(bytes), target: target ?? "", spec: rest.join(" ") };
     });
 }
+
+/** The two ends of a veth pair between the host and a namespace. */
+export interface VethLink {
+  /** The host's address on the link. */
+  readonly hostIp: string;
+  /** The namespace's address on the link: what the host connects to. */
+  readonly nsIp: string;
+  readonly hostDevice: string;
+}
+
+/**
+ * Links a namespace to the host with a veth pair on a random /30 of 198.18.0.0/15 (RFC 2544's
+ * benchmarking range, which no real network uses), so that host processes (Prometheus) and
+ * processes in the namespace can reach each other. Deleting the namespace deletes the pair.
+ */
+export async function vethToHost(ns: Netns): Promise<VethLink> {
+  const suffix = ns.name.slice("p112-".length, "p112-".length + 8);
+  const hostDevice = `p112h-${suffix}`;
+  const nsDevice = `p112n-${suffix}`;
+  const used = await run("ip", ["-4", "-o", "addr", "show"]);
+  let base = 0;
+  for (let i = 0; ; i++) {
+    // 2^15 /30 blocks; a block already on this host (another test's link) is skipped.
+    base = (198 << 24) + (18 << 16) + Math.floor(Math.random() * 2 ** 15) * 4;
+    if (!used.includes(` ${dotted(base + 1)}/`)) break;
+    if (i > 20) throw new Error("no free /30 in 198.18.0.0/15 for a veth link");
+  }
+  const hostIp = dotted(base + 1);
+  const nsIp = dotted(base + 2);
+  await run("ip", ["link", "add", hostDevice, "type", "veth", "peer", "name", nsDevice, "netns", ns.name]);
+  await run("ip", ["addr", "add", `${hostIp}/30`, "dev", hostDevice]);
+  await run("ip", ["link", "set", hostDevice, "up"]);
+  await ns.run("ip", ["addr", "add", `${nsIp}/30`, "dev", nsDevice]);
+  await ns.run("ip", ["link", "set", nsDevice, "up"]);
+  return { hostIp, nsIp, hostDevice };
+}
+
+function dotted(n: number): string {
+  return [24, 16, 8, 0].map((shift) => (n >>> shift) & 255).join(".");
+}

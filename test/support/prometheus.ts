@@ -22,6 +22,15 @@ export interface PromSample {
   readonly value: number;
 }
 
+/** One alert as `GET /api/v1/alerts` lists it: pending or firing. */
+export interface PromAlert {
+  readonly labels: Record<string, string>;
+  readonly annotations: Record<string, string>;
+  readonly state: "pending" | "firing";
+  /** When the expression first held (RFC 3339). */
+  readonly activeAt: string;
+}
+
 /** A running `prometheus` with its own configuration and TSDB in a temp directory. */
 export interface PrometheusRun {
   readonly process: ManagedProcess;
@@ -31,6 +40,8 @@ export interface PrometheusRun {
   query(expr: string): Promise<PromSample[]>;
   /** The scrape targets as Prometheus sees them (health, last error). */
   targets(): Promise<Array<{ scrapeUrl: string; health: string; lastError: string }>>;
+  /** Alerts pending or firing in its rule evaluation (before Alertmanager). */
+  alerts(): Promise<PromAlert[]>;
   /** SIGTERM, then removes the directory. */
   stop(): Promise<ExitResult>;
 }
@@ -38,12 +49,9 @@ export interface PrometheusRun {
 /** Starts Prometheus scraping `targets` and waits until its API answers /-/ready. */
 export async function startPrometheus(o: PrometheusOptions): Promise<PrometheusRun> {
   const dir = mkdtempSync(join(tmpdir(), "p112-prometheus-"));
-  const configFile = join(dir, "prometheus.yml");
-  const tsdb = join(dir, "data");
-  mkdirSync(tsdb);
   const interval = `${o.scrapeIntervalSeconds ?? 1}s`;
   writeFileSync(
-    configFile,
+    join(dir, "prometheus.yml"),
     stringify({
       global: { scrape_interval: interval, evaluation_interval: interval },
       scrape_configs: [
@@ -56,6 +64,24 @@ export async function startPrometheus(o: PrometheusOptions): Promise<PrometheusR
       ],
     }),
   );
+  return launchPrometheus({ ip: o.ip, dir, readyTimeoutMs: o.readyTimeoutMs });
+}
+
+/** Options for {@link launchPrometheus}. */
+export interface PrometheusLaunchOptions {
+  /** Address for the web UI and API; a free port is picked on it. */
+  ip: string;
+  /** Holds `prometheus.yml` and whatever it refers to (rules, target files); removed by `stop()`. */
+  dir: string;
+  readyTimeoutMs?: number | undefined;
+}
+
+/** Starts Prometheus on `dir/prometheus.yml` (TSDB in `dir/data`) and waits until it is ready. */
+export async function launchPrometheus(o: PrometheusLaunchOptions): Promise<PrometheusRun> {
+  const { dir } = o;
+  const configFile = join(dir, "prometheus.yml");
+  const tsdb = join(dir, "data");
+  mkdirSync(tsdb, { recursive: true });
   const port = await freePort("tcp", o.ip);
   const url = `http://${o.ip}:${port}`;
   const proc = spawnManaged(
@@ -103,6 +129,9 @@ export async function startPrometheus(o: PrometheusOptions): Promise<PrometheusR
         activeTargets: Array<{ scrapeUrl: string; health: string; lastError: string }>;
       };
       return data.activeTargets;
+    },
+    async alerts() {
+      return ((await api("/api/v1/alerts")) as { alerts: PromAlert[] }).alerts;
     },
     async stop() {
       const result = await proc.stop("SIGTERM", 5000);
