@@ -69,6 +69,8 @@ export interface CallFacts {
   readonly invitesSent: number;
   /** The BYE we sent never got a final response. */
   readonly byeUnanswered: boolean;
+  /** The overall timeout came after the answer, before our BYE was done. */
+  readonly timedOutAfterAnswer?: boolean;
   /** Messages from the peer we had to drop, summarised. */
   readonly droppedSummary: string | undefined;
 }
@@ -90,6 +92,13 @@ export function classifyCall(f: CallFacts): { outcome: CallOutcome; reason: stri
     }
     if (f.byeUnanswered) {
       return { outcome: "timeout", reason: `answered, but our BYE got no final response${dropped}` };
+    }
+    // The far end answered, but the call could not be ended cleanly in time: not a success.
+    if (f.timedOutAfterAnswer) {
+      return {
+        outcome: "timeout",
+        reason: `answered, but still up when the timeout of ${f.timeoutSeconds} s ran out (the hold and the in-band token take ~4 s after answer)${dropped}`,
+      };
     }
     return { outcome: "answered", reason: `${final.status} ${final.reason}`.trim() };
   }

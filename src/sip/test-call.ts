@@ -517,6 +517,7 @@ class TestCall {
       timeoutSeconds: o.timeoutSeconds,
       invitesSent,
       byeUnanswered,
+      timedOutAfterAnswer: this.timedOut && this.answered && !this.byeDone && this.hangup !== "remote",
       droppedSummary,
     });
     const challenges = mine.filter(

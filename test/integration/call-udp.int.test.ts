@@ -50,6 +50,18 @@ describe("UDP test calls against SIPp", () => {
     expect(r.retransmissions).toEqual({ sent: {}, received: 0 });
   });
 
+  it("answered, but the overall timeout runs out during the hold: a timeout, never a success", async () => {
+    const { sipp, target } = await sippUas("uas-answer", { ring_ms: "0", answer_ms: "0" });
+    try {
+      const r = await call(target, { holdSeconds: 3, timeoutSeconds: 1.5 });
+      expect(r.finalStatus).toBe(200);
+      expect(r.outcome).toBe("timeout");
+      expect(r.reason).toMatch(/^answered, but still up when the timeout of 1\.5 s ran out/);
+    } finally {
+      await sipp.stop();
+    }
+  });
+
   it("sends the SDP offer with PCMA first, the probe token header and a real sent-by with rport", async () => {
     const { sipp, target } = await sippUas("uas-answer", { ring_ms: "0", answer_ms: "0" });
     const r = await call(target, { token: "tok-123", pAssertedIdentity: "sip:+31201234567@probe.example" });

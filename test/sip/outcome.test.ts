@@ -63,6 +63,16 @@ describe("classifyCall", () => {
     expect(r.outcome).toBe("timeout");
   });
 
+  it("answered, but the overall timeout ran out before our BYE was done → timeout, not a success", () => {
+    const r = classifyCall({
+      ...base,
+      inviteFinal: { status: 200, reason: "OK" },
+      timedOutAfterAnswer: true,
+    });
+    expect(r.outcome).toBe("timeout");
+    expect(r.reason).toMatch(/^answered, but still up when the timeout of \d+ s ran out/);
+  });
+
   it("ring timeout with 487 explains the CANCEL", () => {
     const r = classifyCall({
       ...base,
