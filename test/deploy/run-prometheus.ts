@@ -4,7 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { stringify } from "yaml";
 import { freePort } from "../support/ports.js";
-import { type ManagedProcess, spawnManaged, tail } from "../support/process.js";
+import { type ManagedProcess, spawnManaged } from "../support/process.js";
+import { waitUntilReady } from "../support/ready.js";
 
 /** The answer of a Prometheus HTTP API call, errors included (they are what some tests look for). */
 export interface ApiAnswer {
@@ -97,20 +98,13 @@ export async function runPrometheus(o: {
     const res = await fetch(`${url}${path}`);
     return { status: res.status, body: await res.text() };
   };
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    const ok = await get("/-/ready").then(
-      (r) => r.status === 200,
-      () => false,
-    );
-    if (ok) break;
-    if (!proc.running() || Date.now() > deadline) {
-      await proc.stop("SIGKILL", 500);
-      rmSync(dir, { recursive: true, force: true });
-      throw new Error(`prometheus did not become ready at ${url}; output tail:\n${tail(proc.output())}`);
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await waitUntilReady({
+    proc,
+    name: "prometheus",
+    url,
+    dir,
+    probe: async () => (await get("/-/ready")).status === 200,
+  });
   return {
     process: proc,
     url,

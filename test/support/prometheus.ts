@@ -3,7 +3,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { stringify } from "yaml";
 import { freePort } from "./ports.js";
-import { type ExitResult, type ManagedProcess, spawnManaged, tail } from "./process.js";
+import { type ExitResult, type ManagedProcess, spawnManaged } from "./process.js";
+import { waitUntilReady } from "./ready.js";
 
 /** Options for {@link startPrometheus}. */
 export interface PrometheusOptions {
@@ -94,20 +95,7 @@ export async function launchPrometheus(o: PrometheusLaunchOptions): Promise<Prom
     ],
     { name: "prometheus", cwd: dir, maxOutputChars: 256 * 1024 },
   );
-  const deadline = Date.now() + (o.readyTimeoutMs ?? 20_000);
-  for (;;) {
-    const ok = await fetch(`${url}/-/ready`).then(
-      (r) => r.status === 200,
-      () => false,
-    );
-    if (ok) break;
-    if (!proc.running() || Date.now() > deadline) {
-      await proc.stop("SIGKILL", 500);
-      rmSync(dir, { recursive: true, force: true });
-      throw new Error(`prometheus did not become ready at ${url}; output tail:\n${tail(proc.output())}`);
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await waitUntilReady({ proc, name: "prometheus", url, dir, timeoutMs: o.readyTimeoutMs });
   const api = async (path: string) => {
     const res = await fetch(`${url}${path}`);
     const body = (await res.json()) as { status: string; data: unknown; error?: string };

@@ -2,7 +2,8 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort } from "./ports.js";
-import { type ExitResult, type ManagedProcess, run, spawnManaged, tail } from "./process.js";
+import { type ExitResult, type ManagedProcess, run, spawnManaged } from "./process.js";
+import { waitUntilReady } from "./ready.js";
 
 // Prometheus filled with known series, for tests that read history (the compliance report):
 // OpenMetrics text written from a description of the series, turned into TSDB blocks by
@@ -137,20 +138,7 @@ export async function startPrometheusOnTsdb(
     ],
     { name: "prometheus (tsdb)", cwd: tsdb.dir, maxOutputChars: 256 * 1024 },
   );
-  const deadline = Date.now() + readyTimeoutMs;
-  for (;;) {
-    const ok = await fetch(`${url}/-/ready`).then(
-      (r) => r.status === 200,
-      () => false,
-    );
-    if (ok) break;
-    if (!proc.running() || Date.now() > deadline) {
-      await proc.stop("SIGKILL", 500);
-      rmSync(tsdb.dir, { recursive: true, force: true });
-      throw new Error(`prometheus did not become ready at ${url}; output tail:\n${tail(proc.output())}`);
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await waitUntilReady({ proc, name: "prometheus", url, dir: tsdb.dir, timeoutMs: readyTimeoutMs });
   return {
     process: proc,
     url,
