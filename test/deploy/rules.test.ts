@@ -84,7 +84,7 @@ describe("promtool and amtool", () => {
     const file = join(dir, "prometheus.yml");
     writeFileSync(
       file,
-      readFileSync(file, "utf8").replace("scrape_interval: 15s", "scrape_interval: 15 seconds"),
+      readFileSync(file, "utf8").replace("scrape_interval: 5s", "scrape_interval: 5 seconds"),
     );
     const r = await tool("promtool", ["check", "config", file]);
     expect(r.code).not.toBe(0);

@@ -10,10 +10,11 @@ import type { AmAlert } from "../support/alertmanager.js";
 // pointed at a webhook receiver here, and a real agent and answering point whose provider paths
 // are cut with iptables in a network namespace.
 //
-// Prometheus and Alertmanager run 15 times faster than shipped: the 15 s scrape and evaluation
-// intervals become 1 s, and every `for:`, group_wait, group_interval and repeat_interval in a
-// scaled copy of the rules and of alertmanager.yml is divided by 15 too (for: 15s → 1s,
-// group_wait 5s → 333ms, group_interval 1m → 4s). The agent checks every 10 s with a 4.5 s
+// Prometheus and Alertmanager run 5 times faster than shipped: the 5 s scrape and evaluation
+// intervals become 1 s (no shorter: sub-second scrapes are not reliable), and every `for:`,
+// `keep_firing_for:`, group_wait, group_interval and repeat_interval in a scaled copy of the
+// rules and of alertmanager.yml is divided by 5 too (for: 5s → 1s, keep_firing_for: 2m → 24s,
+// group_wait 5s → 1s, group_interval 15s → 3s). The agent checks every 10 s with a 4.5 s
 // timeout instead of 60 s and 30 s: a call cannot be shorter than the ~3.8 s its in-band token
 // takes (RFC 4733 digits), so the timeout cannot shrink further. As shipped, one blackholed path
 // would take two to three minutes to page and its resolved notification another minute; this
@@ -21,7 +22,7 @@ import type { AmAlert } from "../support/alertmanager.js";
 // generous bounds of the waits.
 
 const root = resolve(import.meta.dirname, "../..");
-const TIME_SCALE = 15;
+const TIME_SCALE = 5;
 const INTERVAL = 10;
 const PATHS = [
   { id: "kpn-voip", provider: "kpn", access: "voip" },
@@ -297,10 +298,10 @@ describe("alerting: Prometheus rules and Alertmanager routes as shipped, on a re
       "every alert in Alertmanager resolved",
       500,
     );
-    // Probe112ChainDown resolves with the first path that answers again. Alerts it held back for
-    // paths whose next call has not come yet lose their inhibition then and may page until that
-    // call: pages of recovery, for the paths and providers cut in the chain phase only, and each
-    // must be resolved where it paged.
+    // Probe112ChainDown keeps firing for keep_firing_for after the first path answers again, so
+    // the alerts it holds back for paths whose next call has not come yet stay held back. Should
+    // a path's call come later still, its alert may page until then: pages of recovery, for the
+    // paths and providers cut in the chain phase only, and each must be resolved where it paged.
     const recovery = stack.webhook.notifications
       .slice(before)
       .flatMap((n) =>

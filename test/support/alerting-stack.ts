@@ -32,10 +32,10 @@ export function formatDuration(seconds: number): string {
   return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
 }
 
-/** A rule file with every `for:` divided by `timeScale`; the rest of the text stays as shipped. */
+/** A rule file with every `for:` and `keep_firing_for:` divided by `timeScale`; the rest of the text stays as shipped. */
 export function scaleRuleFile(text: string, timeScale: number): string {
   return text.replace(
-    /^([ \t]+for:[ \t]*)(\S+)[ \t]*$/gm,
+    /^([ \t]+(?:keep_firing_)?for:[ \t]*)(\S+)[ \t]*$/gm,
     (_, head: string, d: string) => `${head}${formatDuration(parseDuration(d) / timeScale)}`,
   );
 }
