@@ -36,8 +36,8 @@ const USAGE = `Usage: npm run bench -- [--only NAME,…] [--calls N] [--cost-run
   --alerting-chain-trials  blackhole trials of every path at once (Probe112ChainDown) (default 3)
   --alerting-loss-seconds  seconds of 2 % random loss on every path, counting false pages (default 180)
   --alerting-scale         the alerting benchmark runs this many times faster than the shipped intervals,
-                           timeouts and durations, and scales its times back (default 5; 1 runs them as shipped;
-                           above ~7 the scaled call timeout gets shorter than a call)`;
+                           timeouts and durations, and scales its times back (default 2; 1 runs them as shipped;
+                           above 2 the scaled 10 s call timeout gets shorter than a call of ~4 s)`;
 
 /** The checkout: compiled, this file runs from bench/build/bench/, so look upwards. */
 function repositoryRoot(): string {
@@ -293,7 +293,7 @@ function readOptions() {
     alertingTrials: Math.round(count("alerting-trials", values["alerting-trials"], 8, 0)),
     alertingChainTrials: Math.round(count("alerting-chain-trials", values["alerting-chain-trials"], 3, 0)),
     alertingLossSeconds: count("alerting-loss-seconds", values["alerting-loss-seconds"], 180, 10),
-    alertingScale: count("alerting-scale", values["alerting-scale"], 5, 1),
+    alertingScale: count("alerting-scale", values["alerting-scale"], 2, 1),
   };
 }
 
