@@ -1,5 +1,6 @@
 import type { MatchReport } from "../results/journal-match.js";
 import type { VerifyReport } from "../results/journal-verify.js";
+import type { SipCallResult } from "../results/result.js";
 import type { Segment } from "./series-math.js";
 
 /** The agent that exported a series: the `agent` target label, else the scrape instance. */
@@ -16,15 +17,11 @@ export interface SrdFigures {
 }
 
 /** What the report can say about one check (one agent, one path, one destination). */
-export interface CheckFigures {
-  readonly agent: string;
-  readonly check: string;
-  readonly provider: string;
-  readonly path: string;
-  readonly access: string;
-  readonly transport: string;
-  readonly destination: string;
-  readonly role: string;
+export interface CheckFigures
+  extends Pick<
+    SipCallResult,
+    "agent" | "check" | "provider" | "path" | "access" | "transport" | "destination" | "role"
+  > {
   /** probe112_probe_success over the range: 1 up, 0 down, null unknown. */
   readonly timeline: readonly Segment[];
   readonly upSeconds: number;

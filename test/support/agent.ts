@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { stringify } from "yaml";
 import { CLI } from "./call.js";
-import { type ExitResult, type ManagedProcess, spawnManaged, tail } from "./process.js";
+import { type ExitResult, type ManagedProcess, parseLogLines, spawnManaged, tail } from "./process.js";
 import { metricSum, metricValue } from "./responder.js";
 
 /** An agent configuration as plain data; it is written as YAML, the way an operator writes it. */
@@ -72,19 +72,6 @@ export interface AgentRun {
 }
 
 const READY = "agent ready";
-
-function parseLogLines(stderr: string): Array<Record<string, unknown>> {
-  const out: Array<Record<string, unknown>> = [];
-  for (const line of stderr.split("\n")) {
-    if (!line.startsWith("{")) continue;
-    try {
-      out.push(JSON.parse(line) as Record<string, unknown>);
-    } catch {
-      // A line cut by the bounded capture.
-    }
-  }
-  return out;
-}
 
 /** The daily journal files of an agent, oldest first. */
 export function agentJournalFiles(dir: string): string[] {

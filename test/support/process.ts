@@ -306,3 +306,17 @@ export async function waitForPort(
     await sleep(50);
   }
 }
+
+/** The JSON log lines (pino) of a captured stderr; a line cut by the bounded capture is skipped. */
+export function parseLogLines(stderr: string): Array<Record<string, unknown>> {
+  const out: Array<Record<string, unknown>> = [];
+  for (const line of stderr.split("\n")) {
+    if (!line.startsWith("{")) continue;
+    try {
+      out.push(JSON.parse(line) as Record<string, unknown>);
+    } catch {
+      // Cut short, or not JSON at all.
+    }
+  }
+  return out;
+}

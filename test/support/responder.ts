@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CLI } from "./call.js";
-import { type ExitResult, type ManagedProcess, run, spawnManaged, tail } from "./process.js";
+import { type ExitResult, type ManagedProcess, parseLogLines, run, spawnManaged, tail } from "./process.js";
 
 /** One listener as the responder reports it in its "answering point ready" line. */
 export interface ResponderListener {
@@ -61,19 +61,6 @@ export interface ResponderRun {
 export type JournalRecord = Record<string, unknown> & { type: string; callId: string };
 
 const READY = "answering point ready";
-
-function parseLogLines(stderr: string): Array<Record<string, unknown>> {
-  const out: Array<Record<string, unknown>> = [];
-  for (const line of stderr.split("\n")) {
-    if (!line.startsWith("{")) continue;
-    try {
-      out.push(JSON.parse(line) as Record<string, unknown>);
-    } catch {
-      // A line cut by the bounded capture, or not JSON at all.
-    }
-  }
-  return out;
-}
 
 /** Reads every journal record in `dir`. */
 export function readJournal(dir: string): JournalRecord[] {
